@@ -1,0 +1,32 @@
+"""Subprocesses that Bottega starts and watches: servers now; training runs and generation jobs later.
+
+Subprocesses always log to a file, never to a pipe nobody reads (a full pipe blocks the child).
+"""
+
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A loopback port that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Poll until `url` answers 200. Fails early, with the process's log, if the process exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"il processo è terminato con codice {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} non ha risposto entro {timeout:.0f} s:\n{log.read_text()}")

@@ -1,0 +1,34 @@
+"""The local models panel: which bundled models are ready, and a button that prepares one."""
+
+import gradio as gr
+
+from pipeline import models
+from pipeline.ui.i18n import t
+
+
+def models_table() -> list[list]:
+    return [[m.name, m.ready, str(m.path)] for m in models.list_models()]
+
+
+def prepare_model(name: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[list]:
+    try:
+        models.prepare(name)
+    except models.ModelError as e:
+        raise gr.Error(str(e)) from e
+    return models_table()
+
+
+def render() -> gr.Dataframe:
+    """Lay out the panel; the caller fills the table on page load."""
+    with gr.Accordion(t("models_title"), open=False):
+        table = gr.Dataframe(
+            headers=["modello · model", "pronto · ready", "cartella · folder"],
+            datatype=["str", "bool", "str"],
+            interactive=False,
+            label=t("models_table"),
+        )
+        with gr.Row():
+            name = gr.Dropdown(choices=list(models.BUNDLED), value=models.DEFAULT_MODEL, label=t("models_name"))
+            prepare = gr.Button(t("models_prepare"), variant="primary")
+    prepare.click(prepare_model, name, table, api_name="models_prepare")
+    return table

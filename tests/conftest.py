@@ -1,0 +1,54 @@
+"""Shared fixtures: an isolated BOTTEGA_HOME, the bundled model prepared once, the app served on a free port."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.jobs import free_port, wait_for_http
+
+# No test may reach the Hub or phone home. huggingface_hub reads the offline flag when it is imported, so set it
+# before anything imports it.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bottega_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test runs against a throwaway BOTTEGA_HOME, never the user's cache."""
+    home = tmp_path_factory.mktemp("bottega-home")
+    os.environ["BOTTEGA_HOME"] = str(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def bundled_model(bottega_home: Path) -> Path:
+    """The default model, materialised once for the whole session."""
+    from pipeline import models
+
+    return models.prepare(models.DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def app_url(bundled_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`python app.py` on a free loopback port, as a user starts it; stopped at the end of the session."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
