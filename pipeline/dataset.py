@@ -1,0 +1,521 @@
+"""The YAML dataset: schema, validation, safe loading, lossless atomic saving, stats.
+
+    python -m pipeline dataset validate datasets_yaml/seed_it.yaml
+    python -m pipeline dataset stats datasets_yaml/seed_it.yaml
+
+A dataset file is a header plus a list of examples:
+
+    schema_version: 1
+    name: seed_it
+    language: it
+    ...
+    examples:
+    - id: it-grammatica-001
+      instruction: Quando si usa il congiuntivo?
+      output: |-
+        Dopo i verbi di opinione...
+      meta:
+        method: human
+        status: approved
+
+Reading uses the safe loader only and refuses what a dataset never needs (custom tags, anchors and aliases, a single
+value over MAX_VALUE_CHARS). Writing puts multi-line text in block scalars, keeps Unicode as is, never sorts keys and
+is deterministic: saving the same data twice gives the same bytes. Every write goes to a temporary file that replaces
+the old one only once complete, and a save based on an older revision than the file on disk is refused.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.config import bottega_home
+
+SCHEMA_VERSION = 1
+STATUSES = ("draft", "approved", "rejected")
+METHODS = ("human", "self_instruct", "evol_instruct", "orca", "import")
+ROLES = ("system", "user", "assistant")
+MAX_VALUE_CHARS = 1_000_000
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+# libyaml's C parser and emitter where present: same results as the pure-Python ones, several times faster.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be read or saved. `problems` lists every problem found, each naming where it is."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class StaleRevisionError(DatasetError):
+    """The file changed on disk since it was loaded; saving would overwrite someone else's change."""
+
+
+@dataclass
+class Meta:
+    method: str = "human"
+    status: str = "draft"
+    category: str | None = None
+    tags: list[str] = field(default_factory=list)
+    parent_id: str | None = None
+    evolution_depth: int | None = None
+    teacher_model: str | None = None
+    tokens: int | None = None
+    judge_score: float | None = None
+    language: str | None = None
+
+
+@dataclass
+class Example:
+    id: str
+    instruction: str
+    output: str
+    system: str | None = None
+    input: str | None = None
+    messages: list[dict[str, str]] | None = None  # a whole conversation, for multi-turn examples
+    meta: Meta = field(default_factory=Meta)
+
+
+@dataclass
+class Dataset:
+    name: str
+    language: str = "it"
+    description: str = ""
+    license: str = ""
+    created: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    examples: list[Example] = field(default_factory=list)
+    # Not part of the data: the comment lines at the top of the file (kept on save) and the revision it was read at.
+    comment: str = field(default="", compare=False)
+    revision: str | None = field(default=None, compare=False)
+
+    def find(self, example_id: str) -> Example:
+        for example in self.examples:
+            if example.id == example_id:
+                return example
+        raise KeyError(example_id)
+
+
+_HEADER_KEYS = ("schema_version", "name", "language", "description", "license", "created", "provenance", "examples")
+_EXAMPLE_KEYS = ("id", "system", "instruction", "input", "output", "messages", "meta")
+_META_KEYS = tuple(f.name for f in fields(Meta))
+
+
+def to_messages(example: Example) -> list[dict[str, str]]:
+    """The example as chat messages: its own conversation, or system + instruction (+ input) + output."""
+    if example.messages:
+        return [dict(m) for m in example.messages]
+    messages = [{"role": "system", "content": example.system}] if example.system else []
+    user = example.instruction if not example.input else f"{example.instruction}\n\n{example.input}"
+    return [*messages, {"role": "user", "content": user}, {"role": "assistant", "content": example.output}]
+
+
+def validate(dataset: Dataset) -> list[str]:
+    """Every problem in the dataset, each naming the example id and the field."""
+    problems = [] if dataset.name.strip() else ["intestazione, campo 'name': non può essere vuoto"]
+    seen: set[str] = set()
+    for example in dataset.examples:
+        problems += validate_example(example)
+        if example.id in seen:
+            problems.append(f"esempio '{example.id}', campo 'id': usato da più esempi, ogni id deve essere unico")
+        seen.add(example.id)
+    return problems
+
+
+def validate_example(example: Example) -> list[str]:
+    where = f"esempio '{example.id}'"
+    problems = []
+    if not _ID.fullmatch(example.id or ""):
+        problems.append(f"{where}, campo 'id': usa solo lettere, cifre, '.', '_' e '-' (es. it-cucina-001)")
+    for name in ("instruction", "output"):
+        if not getattr(example, name).strip():
+            problems.append(f"{where}, campo '{name}': non può essere vuoto")
+    meta = example.meta
+    if meta.status not in STATUSES:
+        problems.append(f"{where}, campo 'meta.status': '{meta.status}' non valido, usa uno tra {', '.join(STATUSES)}")
+    if meta.method not in METHODS:
+        problems.append(f"{where}, campo 'meta.method': '{meta.method}' non valido, usa uno tra {', '.join(METHODS)}")
+    if meta.judge_score is not None and not 1 <= meta.judge_score <= 10:
+        problems.append(f"{where}, campo 'meta.judge_score': dev'essere tra 1 e 10, trovato {meta.judge_score}")
+    for name in ("evolution_depth", "tokens"):
+        value = getattr(meta, name)
+        if value is not None and value < 0:
+            problems.append(f"{where}, campo 'meta.{name}': non può essere negativo, trovato {value}")
+    for i, message in enumerate(example.messages or []):
+        if message.get("role") not in ROLES:
+            problems.append(
+                f"{where}, campo 'messages[{i}].role': '{message.get('role')}' non valido, "
+                f"usa uno tra {', '.join(ROLES)}"
+            )
+    if example.messages and example.messages[-1].get("role") != "assistant":
+        problems.append(f"{where}, campo 'messages': l'ultimo messaggio dev'essere dell'assistente")
+    return problems
+
+
+def from_dict(raw: Any) -> Dataset:
+    """Build a Dataset from loaded YAML, reporting every type problem at once; then validate it."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise DatasetError(
+            ["il file deve contenere una mappa con intestazione ed 'examples', non una lista o un testo"]
+        )
+    _unknown_keys(raw, _HEADER_KEYS, "intestazione", problems)
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        problems.append(f"intestazione, campo 'schema_version': atteso {SCHEMA_VERSION}, trovato {version!r}")
+    if isinstance(raw.get("created"), date | datetime):  # an unquoted date in a hand-written file
+        raw = {**raw, "created": raw["created"].isoformat()}
+    provenance = raw.get("provenance") or {}
+    if not isinstance(provenance, dict):
+        problems.append("intestazione, campo 'provenance': dev'essere una mappa (chiave: valore)")
+        provenance = {}
+    dataset = Dataset(
+        name=_text(raw, "name", "intestazione", problems, required=True),
+        language=_text(raw, "language", "intestazione", problems) or "it",
+        description=_text(raw, "description", "intestazione", problems) or "",
+        license=_text(raw, "license", "intestazione", problems) or "",
+        created=_text(raw, "created", "intestazione", problems) or "",
+        provenance=provenance,
+    )
+    examples = raw.get("examples")
+    if not isinstance(examples, list):
+        problems.append("intestazione, campo 'examples': dev'essere una lista di esempi")
+        examples = []
+    for i, item in enumerate(examples):
+        example = _example_from_dict(item, i, problems)
+        if example is not None:
+            dataset.examples.append(example)
+    problems += validate(dataset)
+    if problems:
+        raise DatasetError(problems)
+    return dataset
+
+
+def _example_from_dict(item: Any, index: int, problems: list[str]) -> Example | None:
+    if not isinstance(item, dict):
+        problems.append(f"esempio n. {index + 1}: dev'essere una mappa con id, instruction, output")
+        return None
+    where = f"esempio '{item['id']}'" if isinstance(item.get("id"), str) else f"esempio n. {index + 1}"
+    _unknown_keys(item, _EXAMPLE_KEYS, where, problems)
+    raw_meta = item.get("meta") or {}
+    if not isinstance(raw_meta, dict):
+        problems.append(f"{where}, campo 'meta': dev'essere una mappa")
+        raw_meta = {}
+    _unknown_keys(raw_meta, _META_KEYS, f"{where}, campo 'meta'", problems)
+    tags = raw_meta.get("tags") or []
+    if not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        problems.append(f"{where}, campo 'meta.tags': dev'essere una lista di testi (metti tra virgolette sì/no)")
+        tags = []
+    meta = Meta(
+        method=_text(raw_meta, "method", where, problems, prefix="meta.") or "human",
+        status=_text(raw_meta, "status", where, problems, prefix="meta.") or "draft",
+        category=_text(raw_meta, "category", where, problems, prefix="meta."),
+        tags=tags,
+        parent_id=_text(raw_meta, "parent_id", where, problems, prefix="meta."),
+        evolution_depth=_number(raw_meta, "evolution_depth", where, problems, int),
+        teacher_model=_text(raw_meta, "teacher_model", where, problems, prefix="meta."),
+        tokens=_number(raw_meta, "tokens", where, problems, int),
+        judge_score=_number(raw_meta, "judge_score", where, problems, float),
+        language=_text(raw_meta, "language", where, problems, prefix="meta."),
+    )
+    messages = item.get("messages")
+    if messages is not None and not (
+        isinstance(messages, list)
+        and all(
+            isinstance(m, dict) and set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages
+        )
+    ):
+        problems.append(f"{where}, campo 'messages': dev'essere una lista di {{role, content}} con content testuale")
+        messages = None
+    return Example(
+        id=_text(item, "id", where, problems, required=True),
+        instruction=_text(item, "instruction", where, problems, required=True),
+        output=_text(item, "output", where, problems, required=True),
+        system=_text(item, "system", where, problems),
+        input=_text(item, "input", where, problems),
+        messages=messages,
+        meta=meta,
+    )
+
+
+def _unknown_keys(raw: dict, known: tuple[str, ...], where: str, problems: list[str]) -> None:
+    for key in raw:
+        if key not in known:
+            problems.append(f"{where}: campo sconosciuto '{key}' (campi ammessi: {', '.join(known)})")
+
+
+def _text(raw: dict, key: str, where: str, problems: list[str], required: bool = False, prefix: str = "") -> Any:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            problems.append(f"{where}, campo '{prefix}{key}': manca")
+            return ""
+        return None
+    if not isinstance(value, str):
+        hint = (
+            " (YAML legge no, on, off, 010 come altro: scrivi il valore tra virgolette)"
+            if isinstance(value, bool | int)
+            else ""
+        )
+        problems.append(f"{where}, campo '{prefix}{key}': dev'essere un testo, trovato {value!r}{hint}")
+        return str(value)
+    return value
+
+
+def _number(raw: dict, key: str, where: str, problems: list[str], kind: type) -> Any:
+    value = raw.get(key)
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and kind(value) == value):
+        return value if value is None else kind(value)
+    problems.append(f"{where}, campo 'meta.{key}': dev'essere un numero{' intero' if kind is int else ''}")
+    return None
+
+
+def to_dict(dataset: Dataset) -> dict[str, Any]:
+    """The dataset as plain data in schema order, leaving out empty optional fields."""
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "name": dataset.name, "language": dataset.language}
+    for key in ("description", "license", "created", "provenance"):
+        if getattr(dataset, key):
+            out[key] = getattr(dataset, key)
+    out["examples"] = [_example_to_dict(e) for e in dataset.examples]
+    return out
+
+
+def _example_to_dict(example: Example) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": example.id}
+    if example.system is not None:
+        out["system"] = example.system
+    out["instruction"] = example.instruction
+    if example.input is not None:
+        out["input"] = example.input
+    out["output"] = example.output
+    if example.messages is not None:
+        out["messages"] = example.messages
+    meta = {k: getattr(example.meta, k) for k in _META_KEYS}
+    out["meta"] = {k: v for k, v in meta.items() if v is not None and (k != "tags" or v)}
+    return out
+
+
+class _Loader(_BaseLoader):
+    """The safe loader, refusing aliases (no dataset needs them; nested ones are the 'billion laughs' bomb) and
+    oversized values. Both checks sit in the constructor, so they hold with the C parser too."""
+
+    def construct_object(self, node, deep=False):
+        if node in self.constructed_objects and not isinstance(node, yaml.ScalarNode):
+            # An alias is the same node met a second time (aliases to plain scalars are harmless and allowed).
+            raise DatasetError([f"riga {node.start_mark.line + 1}: alias YAML ('*nome') non ammessi in un dataset"])
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_VALUE_CHARS:
+            raise DatasetError(
+                [
+                    f"riga {node.start_mark.line + 1}: un valore di {len(node.value):,} caratteri supera il limite di "
+                    f"{MAX_VALUE_CHARS:,}: dividilo in più esempi"
+                ]
+            )
+        return super().construct_object(node, deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """`yaml.safe_load` with the dataset's limits; errors name the line."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f"riga {mark.line + 1}: " if mark else ""
+        if isinstance(e, yaml.constructor.ConstructorError) and "tag" in str(e.problem):
+            raise DatasetError([f"{line}tag YAML non ammesso ({e.problem}): un dataset contiene solo testo"]) from e
+        raise DatasetError([f"{line}YAML non valido: {e.problem}"]) from e
+    except yaml.YAMLError as e:
+        raise DatasetError([f"YAML non valido: {e}"]) from e
+
+
+def load(path: str | Path) -> Dataset:
+    """Read and validate a dataset file. Raises DatasetError listing every problem."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise DatasetError([f"il file '{path}' non esiste"]) from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DatasetError([f"il file '{path}' non è UTF-8 (byte {e.start}): salvalo in UTF-8"]) from e
+    dataset = from_dict(parse_yaml(text))
+    dataset.comment = _leading_comment(text)
+    dataset.revision = _revision(data)
+    return dataset
+
+
+def dumps(dataset: Dataset) -> str:
+    """The YAML text of a dataset: block scalars for multi-line text, Unicode kept, schema key order."""
+    body = yaml.dump(
+        to_dict(dataset),
+        Dumper=_Dumper,
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1_000_000,  # never fold long lines: a changed sentence stays a one-line diff
+    )
+    return dataset.comment + body
+
+
+def save(dataset: Dataset, path: str | Path, *, force: bool = False) -> str:
+    """Validate, then write atomically. Refuses if the file changed since `dataset` was loaded (unless `force`).
+
+    Returns the new revision, also stored in `dataset.revision`.
+    """
+    problems = validate(dataset)
+    if problems:
+        raise DatasetError(problems)
+    path = Path(path)
+    data = dumps(dataset).encode("utf-8")
+    with _locked(path):
+        current = _revision(path.read_bytes()) if path.exists() else None
+        if not force and current != dataset.revision:
+            raise StaleRevisionError(
+                [
+                    f"il file '{path}' è stato modificato da qualcun altro dopo che l'hai aperto: "
+                    "ricaricalo e rifai la modifica, così non sovrascrivi il suo lavoro"
+                ]
+            )
+        atomic_write(path, data)
+    dataset.revision = _revision(data)
+    return dataset.revision
+
+
+def create(path: str | Path, dataset: Dataset) -> str:
+    """Write a new dataset file; refuses to replace an existing one."""
+    if Path(path).exists():
+        raise DatasetError([f"il file '{path}' esiste già: scegli un altro nome"])
+    dataset.revision = None
+    return save(dataset, path)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, flush it to disk, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp makes the file private; keep the mode of the file being replaced, or the usual one for a new file.
+        os.fchmod(fd, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def revision(path: str | Path) -> str | None:
+    """The revision of the file now on disk, or None if there is no file."""
+    path = Path(path)
+    return _revision(path.read_bytes()) if path.exists() else None
+
+
+def _revision(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise check-and-write between processes saving the same file. The lock lives under BOTTEGA_HOME, not
+    next to the dataset, and not on the file itself, which each save replaces with a new one."""
+    locks = bottega_home() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
+    with open(locks / f"{key}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _leading_comment(text: str) -> str:
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "".join(lines)
+
+
+class _Dumper(_BaseDumper):
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Block style for multi-line text; the emitter itself falls back to quotes where a block cannot round-trip
+    # (trailing spaces, control characters). Single-line text is quoted whenever YAML 1.1 would read it as something
+    # else (No, on, 010, 1e3), because the resolver is consulted for plain scalars.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+@dataclass
+class Stats:
+    examples: int
+    by_category: Counter
+    by_method: Counter
+    by_status: Counter
+    by_language: Counter
+    instruction_words: list[int]
+    output_words: list[int]
+
+
+def stats(dataset: Dataset) -> Stats:
+    """Counts per category, method, status and language, and word lengths (Unicode-aware: accents are letters)."""
+    examples = dataset.examples
+    return Stats(
+        examples=len(examples),
+        by_category=Counter(e.meta.category or "-" for e in examples),
+        by_method=Counter(e.meta.method for e in examples),
+        by_status=Counter(e.meta.status for e in examples),
+        by_language=Counter(e.meta.language or "-" for e in examples),
+        instruction_words=[count_words(e.instruction + " " + (e.input or "")) for e in examples],
+        output_words=[count_words(e.output) for e in examples],
+    )
+
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def token_counts(dataset: Dataset, model_dir: str | Path) -> list[int]:
+    """Tokens per example with the model's chat template, as training would see them."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return [len(tokenizer.apply_chat_template(to_messages(e), tokenize=True)) for e in dataset.examples]
