@@ -3,16 +3,22 @@
     python -m pipeline --help
     python -m pipeline models list
     python -m pipeline models prepare smollm2-135m-instruct
+    python -m pipeline dataset validate datasets_yaml/seed_it.yaml
+    python -m pipeline dataset stats datasets_yaml/seed_it.yaml --tokens smollm2-135m-instruct
+    python -m pipeline dataset import alpaca.jsonl --out datasets_yaml/mio.yaml
+    python -m pipeline dataset convert datasets_yaml/seed_it.yaml --to messages-jsonl --out seed.jsonl
 
-Errors that the user can fix (a bad name, a missing package, no network) print one clear line and exit with 2.
+Errors the user can fix (a bad name, a bad file, no network) print what to do and exit with 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+from pathlib import Path
 
-from pipeline import models
+from pipeline import dataset, formats, models
 
 
 def _models_list(args: argparse.Namespace) -> None:
@@ -25,6 +31,53 @@ def _models_prepare(args: argparse.Namespace) -> None:
     print(models.resolve(args.name))
 
 
+def _dataset_validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        try:
+            loaded = dataset.load(path)
+        except dataset.DatasetError as e:
+            failed += 1
+            print(f"{path}: {len(e.problems)} problemi", file=sys.stderr)
+            for problem in e.problems:
+                print(f"  - {problem}", file=sys.stderr)
+        else:
+            print(f"{path}: valido, {len(loaded.examples)} esempi")
+    return 2 if failed else 0
+
+
+def _dataset_stats(args: argparse.Namespace) -> None:
+    loaded = dataset.load(args.file)
+    s = dataset.stats(loaded)
+    print(f"esempi: {s.examples}")
+    for title, counter in (("stato", s.by_status), ("metodo", s.by_method), ("lingua", s.by_language)):
+        print(f"{title}: " + ", ".join(f"{k} {v}" for k, v in counter.most_common()))
+    print("categorie:")
+    for name, count in s.by_category.most_common():
+        print(f"  {name}\t{count}")
+    for title, values in (("parole istruzione", s.instruction_words), ("parole risposta", s.output_words)):
+        if values:
+            print(f"{title}: mediana {statistics.median(values):.0f}, min {min(values)}, max {max(values)}")
+    if args.tokens:
+        counts = dataset.token_counts(loaded, models.resolve(args.tokens))
+        if counts:
+            print(
+                f"token ({args.tokens}): mediana {statistics.median(counts):.0f}, max {max(counts)}, "
+                f"totale {sum(counts)}"
+            )
+
+
+def _dataset_import(args: argparse.Namespace) -> None:
+    imported = formats.import_file(args.file, args.format, name=args.name or Path(args.out).stem)
+    dataset.create(args.out, imported)
+    print(f"{args.out}: {len(imported.examples)} esempi importati (stato: draft)")
+
+
+def _dataset_convert(args: argparse.Namespace) -> None:
+    out = formats.export(dataset.load(args.file), args.out, args.to, only_approved=args.only_approved)
+    print(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline", description="Bottega: rendi gli LLM aperti più bravi in italiano."
@@ -32,24 +85,45 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     models_parser = commands.add_parser("models", help="elenca e prepara i modelli locali")
-    models_commands = models_parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    models_commands = models_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     models_commands.add_parser("list", help="i modelli inclusi e se sono già pronti").set_defaults(func=_models_list)
     prepare = models_commands.add_parser(
         "prepare", help="materializza un modello incluso, o scarica un id dell'Hub, e stampa la sua cartella"
     )
     prepare.add_argument("name", nargs="?", default=models.DEFAULT_MODEL, help=f"default: {models.DEFAULT_MODEL}")
     prepare.set_defaults(func=_models_prepare)
+
+    dataset_parser = commands.add_parser("dataset", help="controlla, descrivi, importa e converti i dataset YAML")
+    dataset_commands = dataset_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    validate = dataset_commands.add_parser("validate", help="controlla uno o più file e ne elenca tutti i problemi")
+    validate.add_argument("files", nargs="+", type=Path)
+    validate.set_defaults(func=_dataset_validate)
+    stats = dataset_commands.add_parser("stats", help="esempi per categoria, metodo e stato; lunghezze; token")
+    stats.add_argument("file", type=Path)
+    stats.add_argument("--tokens", metavar="MODEL", help="conta anche i token con il template di questo modello")
+    stats.set_defaults(func=_dataset_stats)
+    importer = dataset_commands.add_parser("import", help="importa Alpaca, ShareGPT, messages, CSV, datasets HF")
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--out", required=True, type=Path, help="il nuovo file YAML (non deve esistere)")
+    importer.add_argument("--format", choices=formats.IMPORT_FORMATS, help="default: dedotto dal file")
+    importer.add_argument("--name", help="nome del dataset (default: il nome del file di uscita)")
+    importer.set_defaults(func=_dataset_import)
+    convert = dataset_commands.add_parser("convert", help="esporta in JSONL, parquet o dataset HF")
+    convert.add_argument("file", type=Path)
+    convert.add_argument("--to", required=True, choices=formats.EXPORT_FORMATS)
+    convert.add_argument("--out", required=True, type=Path)
+    convert.add_argument("--only-approved", action="store_true", help="solo gli esempi approvati")
+    convert.set_defaults(func=_dataset_convert)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
-    except models.ModelError as e:
+        return args.func(args) or 0
+    except (models.ModelError, dataset.DatasetError) as e:
         print(f"Errore: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ A dataset file is a header plus a list of examples:
         method: human
         status: approved
 
-Reading uses the safe loader only and refuses what a dataset never needs (custom tags, anchors and aliases, a single
+Reading uses the safe loader only and refuses what a dataset never needs (custom tags, aliases, merge keys, a single
 value over MAX_VALUE_CHARS). Writing puts multi-line text in block scalars, keeps Unicode as is, never sorts keys and
 is deterministic: saving the same data twice gives the same bytes. Every write goes to a temporary file that replaces
 the old one only once complete, and a save based on an older revision than the file on disk is refused.
@@ -30,7 +30,7 @@ import fcntl
 import hashlib
 import os
 import re
-import tempfile
+import secrets
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,25 +127,35 @@ def to_messages(example: Example) -> list[dict[str, str]]:
 
 
 def validate(dataset: Dataset) -> list[str]:
-    """Every problem in the dataset, each naming the example id and the field."""
-    problems = [] if dataset.name.strip() else ["intestazione, campo 'name': non può essere vuoto"]
+    """Every problem in the dataset, each naming the example id (or its position) and the field."""
+    problems = [] if dataset.name.strip() else ["intestazione, campo 'name': manca o è vuoto"]
     seen: set[str] = set()
-    for example in dataset.examples:
-        problems += validate_example(example)
+    for index, example in enumerate(dataset.examples):
+        problems += validate_example(example, index)
         if example.id in seen:
             problems.append(f"esempio '{example.id}', campo 'id': usato da più esempi, ogni id deve essere unico")
         seen.add(example.id)
     return problems
 
 
-def validate_example(example: Example) -> list[str]:
-    where = f"esempio '{example.id}'"
+def validate_example(example: Example, index: int | None = None) -> list[str]:
+    where = f"esempio '{example.id}'" if example.id or index is None else f"esempio n. {index + 1}"
     problems = []
-    if not _ID.fullmatch(example.id or ""):
+    if not example.id:
+        problems.append(f"{where}, campo 'id': manca (es. it-cucina-001)")
+    elif not _ID.fullmatch(example.id):
         problems.append(f"{where}, campo 'id': usa solo lettere, cifre, '.', '_' e '-' (es. it-cucina-001)")
     for name in ("instruction", "output"):
         if not getattr(example, name).strip():
-            problems.append(f"{where}, campo '{name}': non può essere vuoto")
+            problems.append(f"{where}, campo '{name}': manca o è vuoto")
+    texts = {name: getattr(example, name) for name in ("system", "instruction", "input", "output")}
+    texts.update({f"messages[{i}].content": m.get("content") for i, m in enumerate(example.messages or [])})
+    for name, text in texts.items():
+        if isinstance(text, str) and len(text) > MAX_VALUE_CHARS:
+            problems.append(
+                f"{where}, campo '{name}': {len(text):,} caratteri superano il limite di {MAX_VALUE_CHARS:,}: "
+                "dividilo in più esempi"
+            )
     meta = example.meta
     if meta.status not in STATUSES:
         problems.append(f"{where}, campo 'meta.status': '{meta.status}' non valido, usa uno tra {', '.join(STATUSES)}")
@@ -262,11 +272,8 @@ def _unknown_keys(raw: dict, known: tuple[str, ...], where: str, problems: list[
 
 def _text(raw: dict, key: str, where: str, problems: list[str], required: bool = False, prefix: str = "") -> Any:
     value = raw.get(key)
-    if value is None:
-        if required:
-            problems.append(f"{where}, campo '{prefix}{key}': manca")
-            return ""
-        return None
+    if value is None:  # a missing required field is reported by validate(), which also sees edited examples
+        return "" if required else None
     if not isinstance(value, str):
         hint = (
             " (YAML legge no, on, off, 010 come altro: scrivi il valore tra virgolette)"
@@ -316,8 +323,7 @@ class _Loader(_BaseLoader):
     oversized values. Both checks sit in the constructor, so they hold with the C parser too."""
 
     def construct_object(self, node, deep=False):
-        if node in self.constructed_objects and not isinstance(node, yaml.ScalarNode):
-            # An alias is the same node met a second time (aliases to plain scalars are harmless and allowed).
+        if node in self.constructed_objects:  # an alias is the same node met a second time
             raise DatasetError([f"riga {node.start_mark.line + 1}: alias YAML ('*nome') non ammessi in un dataset"])
         if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_VALUE_CHARS:
             raise DatasetError(
@@ -327,6 +333,15 @@ class _Loader(_BaseLoader):
                 ]
             )
         return super().construct_object(node, deep)
+
+    def flatten_mapping(self, node):
+        # Merge keys copy mappings without passing through construct_object: nested ones grow exponentially.
+        for key, _ in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                raise DatasetError(
+                    [f"riga {key.start_mark.line + 1}: chiavi di unione YAML ('<<') non ammesse in un dataset"]
+                )
+        super().flatten_mapping(node)
 
 
 def parse_yaml(text: str) -> Any:
@@ -370,7 +385,10 @@ def dumps(dataset: Dataset) -> str:
         default_flow_style=False,
         width=1_000_000,  # never fold long lines: a changed sentence stays a one-line diff
     )
-    return dataset.comment + body
+    comment = "".join(line if line.startswith("#") else f"# {line}" for line in dataset.comment.splitlines(True))
+    if comment and not comment.endswith("\n"):
+        comment += "\n"
+    return comment + body
 
 
 def save(dataset: Dataset, path: str | Path, *, force: bool = False) -> str:
@@ -408,17 +426,19 @@ def create(path: str | Path, dataset: Dataset) -> str:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, flush it to disk, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # 0o666 lets the umask decide the mode of a new file, as for any file the user creates.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        # mkstemp makes the file private; keep the mode of the file being replaced, or the usual one for a new file.
-        os.fchmod(fd, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
+            if path.exists():  # keep the mode of the file being replaced
+                os.fchmod(f.fileno(), path.stat().st_mode & 0o777)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
@@ -435,12 +455,6 @@ def revision(path: str | Path) -> str | None:
 
 def _revision(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @contextmanager
@@ -468,7 +482,8 @@ def _leading_comment(text: str) -> str:
 
 
 class _Dumper(_BaseDumper):
-    pass
+    def ignore_aliases(self, data) -> bool:
+        return True  # two examples sharing one list must not produce an alias the loader then refuses
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -518,4 +533,4 @@ def token_counts(dataset: Dataset, model_dir: str | Path) -> list[int]:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    return [len(tokenizer.apply_chat_template(to_messages(e), tokenize=True)) for e in dataset.examples]
+    return [len(tokenizer.apply_chat_template(to_messages(e), tokenize=True)["input_ids"]) for e in dataset.examples]

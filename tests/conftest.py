@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated BOTTEGA_HOME, the bundled model prepared once, the app served on a free port."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,11 +36,24 @@ def bundled_model(bottega_home: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(bundled_model: Path, tmp_path_factory: pytest.TempPathFactory):
+def app_datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app's datasets folder: a copy of the seed set, so browser tests can edit it freely."""
+    folder = tmp_path_factory.mktemp("datasets")
+    shutil.copy(ROOT / "datasets_yaml" / "seed_it.yaml", folder / "seed_it.yaml")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def app_url(bundled_model: Path, app_datasets: Path, tmp_path_factory: pytest.TempPathFactory):
     """`python app.py` on a free loopback port, as a user starts it; stopped at the end of the session."""
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "BOTTEGA_DATASETS": str(app_datasets),
+    }
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

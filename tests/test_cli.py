@@ -42,3 +42,62 @@ def test_a_bad_name_is_one_clear_line_and_exit_2() -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("Errore: Modello 'modello-inventato' non trovato")
     assert "Traceback" not in done.stderr
+
+
+def test_dataset_validate_passes_the_seed_set_and_lists_every_problem_of_a_bad_file(tmp_path: Path) -> None:
+    ok = run_cli("dataset", "validate", "datasets_yaml/seed_it.yaml")
+    assert ok.returncode == 0, ok.stderr
+    assert "valido" in ok.stdout
+
+    bad = tmp_path / "rotto.yaml"
+    bad.write_text(
+        "schema_version: 1\nname: rotto\nexamples:\n"
+        "- id: a-1\n  instruction: Ciao\n  meta: {status: finito}\n"
+        "- id: a-1\n  instruction: Ciao\n  output: 'No'\n",
+        encoding="utf-8",
+    )
+    done = run_cli("dataset", "validate", str(bad))
+    assert done.returncode == 2
+    assert "3 problemi" in done.stderr
+    assert "esempio 'a-1', campo 'output': manca o è vuoto" in done.stderr
+    assert "campo 'meta.status': 'finito' non valido" in done.stderr
+    assert "campo 'id': usato da più esempi" in done.stderr
+
+
+def test_dataset_stats_counts_the_seed_set() -> None:
+    done = run_cli("dataset", "stats", "datasets_yaml/seed_it.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "esempi: 164" in done.stdout
+    assert "approved 164" in done.stdout
+    assert "  cucina\t9" in done.stdout
+
+
+def test_dataset_stats_counts_tokens_with_the_bundled_tokenizer(bundled_model: Path) -> None:
+    done = run_cli("dataset", "stats", "datasets_yaml/seed_it.yaml", "--tokens", models.DEFAULT_MODEL)
+    assert done.returncode == 0, done.stderr
+    assert "token (smollm2-135m-instruct): mediana" in done.stdout
+
+
+def test_dataset_import_then_convert(tmp_path: Path) -> None:
+    source = tmp_path / "alpaca.jsonl"
+    source.write_text(
+        '{"instruction": "Perché il cielo è blu?", "input": "", "output": "Per la diffusione di Rayleigh."}\n'
+        '{"instruction": "Traduci", "input": "Good morning", "output": "Buongiorno"}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "importato.yaml"
+    done = run_cli("dataset", "import", str(source), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    from pipeline import dataset
+
+    imported = dataset.load(out)
+    assert [e.instruction for e in imported.examples] == ["Perché il cielo è blu?", "Traduci"]
+    assert {e.meta.status for e in imported.examples} == {"draft"}
+
+    again = run_cli("dataset", "import", str(source), "--out", str(out))
+    assert again.returncode == 2 and "esiste già" in again.stderr
+
+    jsonl = tmp_path / "seed.jsonl"
+    done = run_cli("dataset", "convert", "datasets_yaml/seed_it.yaml", "--to", "messages-jsonl", "--out", str(jsonl))
+    assert done.returncode == 0, done.stderr
+    assert len(jsonl.read_text(encoding="utf-8").splitlines()) == 164

@@ -29,7 +29,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab(t("tab_generate"), id="generate"):
                 generate.render()
             with gr.Tab(t("tab_dataset"), id="dataset"):
-                dataset.render()
+                dataset.render(demo)
             with gr.Tab(t("tab_train"), id="train"):
                 train.render()
             with gr.Tab(t("tab_compare"), id="compare"):

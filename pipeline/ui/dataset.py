@@ -1,9 +1,321 @@
-"""The Dataset tab. A later issue fills it; for now it says what is coming."""
+"""The Dataset tab: pick a YAML dataset, filter it, edit one example at a time, see its stats, import and export.
+
+Every change goes through `pipeline.editor`, which reloads the file, refuses it if the file moved on since this page
+last saw it, and saves atomically. The page keeps only the revision it last saw.
+"""
+
+import tempfile
+from pathlib import Path
 
 import gradio as gr
+import numpy as np
+import pandas as pd
 
+from pipeline import dataset as ds_mod
+from pipeline import editor, formats, models
+from pipeline.ui.common import user_errors
 from pipeline.ui.i18n import t
 
+COLUMNS = ["id", "stato · status", "categoria · category", "metodo · method", "istruzione · instruction"]
+ANY = [("*", editor.ALL)]
+FORM_FIELDS = ("instruction", "input", "output", "system", "tags", "status", "category")
 
-def render() -> None:
-    gr.Markdown(t("dataset_coming"))
+
+def _table(examples: list[ds_mod.Example]) -> pd.DataFrame:
+    rows = [
+        [e.id, e.meta.status, e.meta.category or "", e.meta.method, e.instruction.replace("\n", " ")[:100]]
+        for e in examples
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _form(example: ds_mod.Example | None) -> tuple:
+    if example is None:
+        return ("", "", "", "", "", "", "draft", "")
+    return (
+        example.id,
+        example.instruction,
+        example.input or "",
+        example.output,
+        example.system or "",
+        ", ".join(example.meta.tags),
+        example.meta.status,
+        example.meta.category or "",
+    )
+
+
+def _form_changes(instruction, input_, output, system, tags, status, category) -> dict:
+    return {
+        "instruction": instruction,
+        "input": input_,
+        "output": output,
+        "system": system,
+        "tags": editor.parse_tags(tags),
+        "status": status,
+        "category": (category or "").strip() or None,
+    }
+
+
+def _view(dataset: ds_mod.Dataset, *filters) -> tuple:
+    """What every action refreshes: the revision, the filtered table and the filters' choices."""
+    values = lambda attr: sorted({getattr(e.meta, attr) or "" for e in dataset.examples} - {""})  # noqa: E731
+    return (
+        dataset.revision,
+        _table(editor.filter_examples(dataset, *filters)),
+        gr.Dropdown(choices=ANY + values("category")),
+        gr.Dropdown(choices=ANY + values("method")),
+        gr.Dropdown(choices=ANY + values("language")),
+    )
+
+
+@user_errors
+def open_dataset(name: str, *filters) -> tuple:
+    if not name:
+        return (None, _table([]), gr.Dropdown(), gr.Dropdown(), gr.Dropdown(), *_form(None))
+    dataset = ds_mod.load(editor.dataset_path(name))
+    return (*_view(dataset, *filters), *_form(None))
+
+
+@user_errors
+def refilter(name: str, *filters) -> pd.DataFrame:
+    if not name:
+        return _table([])
+    return _table(editor.filter_examples(ds_mod.load(editor.dataset_path(name)), *filters))
+
+
+@user_errors
+def select_example(name: str, table: pd.DataFrame, event: gr.SelectData) -> tuple:
+    example_id = table.iloc[event.index[0], 0]
+    return _form(ds_mod.load(editor.dataset_path(name)).find(example_id))
+
+
+def preview(example_id: str, *fields) -> tuple[str, str]:
+    """Live validation and the YAML the example will have, from the form as it is now."""
+    if not example_id:
+        return "", ""
+    example = ds_mod.Example(id=example_id, instruction="", output="")
+    editor.update_example(ds_mod.Dataset(name="anteprima", examples=[example]), example_id, **_form_changes(*fields))
+    problems = ds_mod.validate_example(example)
+    message = "\n".join(f"- ⚠️ {p}" for p in problems) if problems else "✅"
+    return message, editor.example_yaml(example)
+
+
+def _act(name: str, revision: str | None, change, filters: tuple, select=None) -> tuple:
+    dataset = editor.apply(editor.dataset_path(name), revision, change)
+    selected = dataset.find(select) if select else None
+    return (*_view(dataset, *filters), *_form(selected))
+
+
+@user_errors
+def save_example(name, revision, example_id, *rest) -> tuple:
+    fields, filters = rest[: len(FORM_FIELDS)], rest[len(FORM_FIELDS) :]
+    if not example_id:
+        raise gr.Error("Seleziona prima un esempio dalla tabella.")
+    result = _act(
+        name, revision, lambda d: editor.update_example(d, example_id, **_form_changes(*fields)), filters, example_id
+    )
+    gr.Info(f"{example_id} salvato.")
+    return result
+
+
+@user_errors
+def add(name, revision, category, *filters) -> tuple:
+    created = []
+    result_of = lambda d: created.append(editor.add_example(d, category or None))  # noqa: E731
+    dataset = editor.apply(editor.dataset_path(name), revision, result_of)
+    return (*_view(dataset, *filters), *_form(created[0]))
+
+
+@user_errors
+def duplicate(name, revision, example_id, *filters) -> tuple:
+    created = []
+    dataset = editor.apply(
+        editor.dataset_path(name), revision, lambda d: created.append(editor.duplicate_example(d, example_id))
+    )
+    return (*_view(dataset, *filters), *_form(created[0]))
+
+
+@user_errors
+def delete(name, revision, example_id, *filters) -> tuple:
+    result = _act(name, revision, lambda d: editor.delete_example(d, example_id), filters)
+    gr.Info(f"{example_id} eliminato.")
+    return result
+
+
+def _set_status(status: str):
+    @user_errors
+    def handler(name, revision, example_id, *filters) -> tuple:
+        return _act(name, revision, lambda d: editor.set_status(d, [example_id], status), filters, example_id)
+
+    return handler
+
+
+@user_errors
+def approve_filtered(name, revision, *filters) -> tuple:
+    changed = []
+
+    def change(d: ds_mod.Dataset) -> None:
+        ids = [e.id for e in editor.filter_examples(d, *filters)]
+        changed.append(editor.set_status(d, ids, "approved"))
+
+    dataset = editor.apply(editor.dataset_path(name), revision, change)
+    gr.Info(f"{changed[0]} esempi approvati.")
+    return (*_view(dataset, *filters), *_form(None))
+
+
+@user_errors
+def create_dataset(new_name: str) -> gr.Dropdown:
+    path = editor.new_dataset(new_name.strip())
+    name = str(path.relative_to(editor.datasets_dir().resolve()))
+    return gr.Dropdown(choices=editor.list_datasets(), value=name)
+
+
+@user_errors
+def import_dataset(upload: str | None, fmt: str, new_name: str) -> gr.Dropdown:
+    if not upload:
+        raise gr.Error("Carica prima un file da importare.")
+    new_name = new_name.strip() or Path(upload).stem
+    path = editor.dataset_path(f"{new_name}.yaml")
+    imported = formats.import_file(upload, fmt or None, name=new_name)
+    ds_mod.create(path, imported)
+    gr.Info(f"{len(imported.examples)} esempi importati in {path.name} (stato: draft).")
+    return gr.Dropdown(choices=editor.list_datasets(), value=str(path.relative_to(editor.datasets_dir().resolve())))
+
+
+@user_errors
+def export_dataset(name: str, fmt: str, only_approved: bool) -> str:
+    dataset = ds_mod.load(editor.dataset_path(name))
+    out_dir = Path(tempfile.mkdtemp(prefix="bottega-export-"))
+    suffix = {"alpaca-jsonl": ".jsonl", "messages-jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}[fmt]
+    out = formats.export(dataset, out_dir / f"{Path(name).stem}{suffix}", fmt, only_approved=only_approved)
+    if out.is_dir():  # a datasets folder downloads as one zip
+        import shutil
+
+        return shutil.make_archive(str(out), "zip", out)
+    return str(out)
+
+
+def _counts(counter) -> pd.DataFrame:
+    return pd.DataFrame(counter.most_common(), columns=["valore", "esempi"])
+
+
+def _histogram(values: list[int], label: str) -> pd.DataFrame:
+    if not values:
+        return pd.DataFrame({"intervallo": [], "esempi": [], "campo": []})
+    counts, edges = np.histogram(values, bins=min(12, max(1, len(set(values)))))
+    bins = [f"{int(a)}–{int(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return pd.DataFrame({"intervallo": bins, "esempi": counts, "campo": label})
+
+
+@user_errors
+def dataset_stats(name: str) -> tuple:
+    if not name:
+        return (None,) * 4
+    s = ds_mod.stats(ds_mod.load(editor.dataset_path(name)))
+    lengths = pd.concat(
+        [_histogram(s.instruction_words, "istruzione"), _histogram(s.output_words, "risposta")], ignore_index=True
+    )
+    return _counts(s.by_category), _counts(s.by_method), _counts(s.by_status), lengths
+
+
+@user_errors
+def dataset_tokens(name: str, progress: gr.Progress = gr.Progress()) -> pd.DataFrame:
+    progress(0, desc="tokenizer")
+    counts = ds_mod.token_counts(ds_mod.load(editor.dataset_path(name)), models.resolve(models.DEFAULT_MODEL))
+    return _histogram(counts, models.DEFAULT_MODEL)
+
+
+def render(demo: gr.Blocks) -> None:
+    """Lay out the tab; `demo` is the app, whose page load opens the default dataset."""
+    names = editor.list_datasets()
+    default = "seed_it.yaml" if "seed_it.yaml" in names else next(iter(names), None)
+    with gr.Row():
+        name = gr.Dropdown(names, value=default, label=t("ds_pick"), scale=3, elem_id="ds-pick")
+        refresh = gr.Button(t("ds_refresh"), scale=0)
+        new_name = gr.Textbox(label=t("ds_new_name"), placeholder="cucina_it", scale=2)
+        create = gr.Button(t("ds_create"), scale=0)
+    revision = gr.State(None)
+    with gr.Row():
+        query = gr.Textbox(label=t("ds_search"), scale=3, elem_id="ds-search")
+        f_status = gr.Dropdown(ANY + [(s, s) for s in ds_mod.STATUSES], value="", label=t("ds_status"))
+        f_method = gr.Dropdown(ANY, value="", label=t("ds_method"))
+        f_category = gr.Dropdown(ANY, value="", label=t("ds_category"))
+        f_language = gr.Dropdown(ANY, value="", label=t("ds_language"))
+    filters = [query, f_status, f_method, f_category, f_language]
+    table = gr.Dataframe(
+        _table([]), interactive=False, wrap=True, max_height=360, label=t("ds_examples"), elem_id="ds-table"
+    )
+    approve_all = gr.Button(t("ds_approve_filtered"), size="sm")
+
+    with gr.Row():
+        with gr.Column(scale=3):
+            example_id = gr.Textbox(label="id", interactive=False, elem_id="ds-id")
+            instruction = gr.Textbox(label=t("ds_instruction"), lines=3, elem_id="ds-instruction")
+            input_ = gr.Textbox(label=t("ds_input"), lines=2)
+            output = gr.Textbox(label=t("ds_output"), lines=8, elem_id="ds-output")
+            system = gr.Textbox(label=t("ds_system"), lines=1)
+            with gr.Row():
+                tags = gr.Textbox(label=t("ds_tags"), placeholder="congiuntivo, verbi")
+                category = gr.Textbox(label=t("ds_category"))
+                status = gr.Radio(list(ds_mod.STATUSES), value="draft", label=t("ds_status"))
+            with gr.Row():
+                save = gr.Button(t("ds_save"), variant="primary", elem_id="ds-save")
+                approve = gr.Button(t("ds_approve"))
+                reject = gr.Button(t("ds_reject"))
+                add_btn = gr.Button(t("ds_add"))
+                dup_btn = gr.Button(t("ds_duplicate"))
+                del_btn = gr.Button(t("ds_delete"), variant="stop")
+        with gr.Column(scale=2):
+            problems = gr.Markdown()
+            yaml_preview = gr.Code(language="yaml", label=t("ds_yaml"), interactive=False)
+    form = [example_id, instruction, input_, output, system, tags, status, category]
+
+    with gr.Accordion(t("ds_stats"), open=False):
+        with gr.Row():
+            by_category = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_category"), x_label_angle=-45)
+            by_method = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_method"))
+            by_status = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_status"))
+        lengths = gr.BarPlot(x="intervallo", y="esempi", color="campo", label=t("ds_lengths"), sort=None)
+        with gr.Row():
+            stats_btn = gr.Button(t("ds_stats_refresh"))
+            tokens_btn = gr.Button(t("ds_tokens"))
+        tokens = gr.BarPlot(x="intervallo", y="esempi", label=t("ds_tokens_plot"), sort=None)
+
+    with gr.Accordion(t("ds_import_export"), open=False):
+        with gr.Row():
+            with gr.Column():
+                upload = gr.File(label=t("ds_import_file"), file_types=[".json", ".jsonl", ".csv", ".parquet"])
+                import_format = gr.Dropdown(
+                    ANY + [(f, f) for f in formats.IMPORT_FORMATS], value="", label=t("ds_import_format")
+                )
+                import_name = gr.Textbox(label=t("ds_new_name"))
+                import_btn = gr.Button(t("ds_import"))
+            with gr.Column():
+                export_format = gr.Dropdown(
+                    list(formats.EXPORT_FORMATS), value="messages-jsonl", label=t("ds_export_format")
+                )
+                only_approved = gr.Checkbox(True, label=t("ds_only_approved"))
+                export_btn = gr.Button(t("ds_export"))
+                download = gr.File(label=t("ds_download"))
+
+    view = [revision, table, f_category, f_method, f_language]
+    opened = gr.on([demo.load, name.change], open_dataset, [name, *filters], [*view, *form])
+    refresh.click(lambda: gr.Dropdown(choices=editor.list_datasets()), None, name)
+    create.click(create_dataset, new_name, name)
+    gr.on([query.submit, f_status.change, f_method.change, f_category.change, f_language.change], refilter,
+          [name, *filters], table)  # fmt: skip
+    table.select(select_example, [name, table], form)
+    gr.on([f.change for f in form], preview, [example_id, *form[1:]], [problems, yaml_preview])
+    save.click(save_example, [name, revision, *form, *filters], [*view, *form])
+    approve.click(_set_status("approved"), [name, revision, example_id, *filters], [*view, *form])
+    reject.click(_set_status("rejected"), [name, revision, example_id, *filters], [*view, *form])
+    add_btn.click(add, [name, revision, category, *filters], [*view, *form])
+    dup_btn.click(duplicate, [name, revision, example_id, *filters], [*view, *form])
+    del_btn.click(delete, [name, revision, example_id, *filters], [*view, *form])
+    approve_all.click(approve_filtered, [name, revision, *filters], [*view, *form])
+    plots = [by_category, by_method, by_status, lengths]
+    opened.then(dataset_stats, name, plots)
+    stats_btn.click(dataset_stats, name, plots)
+    tokens_btn.click(dataset_tokens, name, tokens)
+    import_btn.click(import_dataset, [upload, import_format, import_name], name)
+    export_btn.click(export_dataset, [name, export_format, only_approved], download)

@@ -4,17 +4,21 @@ from playwright.sync_api import Page, expect
 
 from pipeline.ui.i18n import EN, IT
 
-TABS = ["generate", "dataset", "train", "compare"]
+# For each tab, a text that only that tab shows: seeing it proves the tab really switched.
+TABS = {
+    "generate": lambda w: w["generate_coming"].splitlines()[1][:40],
+    "dataset": lambda w: w["ds_examples"],
+    "train": lambda w: w["train_coming"].splitlines()[1][:40],
+    "compare": lambda w: w["compare_coming"].splitlines()[1][:40],
+}
 
 
 def assert_tabs_in(page: Page, words: dict) -> None:
     tabs = page.get_by_role("tab")
     expect(tabs).to_have_text([words[f"tab_{name}"] for name in TABS])
-    for name in TABS:
+    for name, marker in TABS.items():
         tabs.filter(has_text=words[f"tab_{name}"]).click()
-        # Each tab's own text (its heading line is the tab's name): the tab really switched.
-        coming = words[f"{name}_coming"].splitlines()[1]
-        expect(page.get_by_text(coming[:40])).to_be_visible()
+        expect(page.get_by_text(marker(words)).first).to_be_visible()
 
 
 def test_italian_by_default_even_in_an_english_browser(page: Page) -> None:
@@ -41,3 +45,7 @@ def test_models_panel_shows_the_prepared_bundled_model(page: Page) -> None:
     row = page.get_by_role("row").filter(has_text="smollm2-135m-instruct")
     expect(row).to_be_visible()
     expect(row.get_by_role("checkbox")).to_be_checked()
+
+
+def test_both_languages_have_the_same_keys() -> None:
+    assert IT.keys() == EN.keys()

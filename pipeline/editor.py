@@ -1,0 +1,151 @@
+"""Editing a dataset file one action at a time, as the Dataset tab does.
+
+Each action loads the file, checks that it is still at the revision the editor last saw, applies one change and saves
+atomically: two browser tabs (or a tab and a text editor) never silently overwrite each other's work.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline import dataset as ds_mod
+from pipeline.config import datasets_dir
+from pipeline.dataset import Dataset, DatasetError, Example, Meta, StaleRevisionError
+
+ALL = ""  # the "any value" choice of a filter
+
+
+def list_datasets() -> list[str]:
+    """Dataset files under the datasets folder, as paths relative to it."""
+    root = datasets_dir()
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml"))
+
+
+def dataset_path(name: str) -> Path:
+    """The file of a dataset named as `list_datasets` names it; refuses paths that leave the datasets folder."""
+    root = datasets_dir().resolve()
+    path = (root / name).resolve()
+    if root not in path.parents or path.suffix != ".yaml":
+        raise DatasetError([f"'{name}' non è un dataset della cartella {root}: scegline uno dall'elenco"])
+    return path
+
+
+def new_dataset(name: str) -> Path:
+    """Create an empty dataset file `<name>.yaml` in the datasets folder."""
+    if not re.fullmatch(r"[\w-]+", name or ""):
+        raise DatasetError(["campo 'nome': usa lettere, cifre, '_' o '-', senza spazi né estensione (es. cucina_it)"])
+    path = dataset_path(f"{name}.yaml")
+    ds_mod.create(path, Dataset(name=name, provenance={"method": "human"}))
+    return path
+
+
+def filter_examples(
+    dataset: Dataset,
+    query: str | None = "",
+    status: str = ALL,
+    method: str = ALL,
+    category: str = ALL,
+    language: str = ALL,
+) -> list[Example]:
+    """Examples matching every filter; `query` looks in id and texts, ignoring case (casefold, accents kept)."""
+    needle = (query or "").casefold().strip()
+    wanted = {"status": status, "method": method, "category": category, "language": language}
+    out = []
+    for e in dataset.examples:
+        if any(value and (getattr(e.meta, key) or "") != value for key, value in wanted.items()):
+            continue
+        texts = (e.id, e.instruction, e.input or "", e.output, e.system or "")
+        if needle and needle not in "\n".join(texts).casefold():
+            continue
+        out.append(e)
+    return out
+
+
+def apply(path: Path, revision: str | None, change: Callable[[Dataset], object]) -> Dataset:
+    """Load, refuse if the file moved on from `revision`, apply `change`, save. Returns the saved dataset."""
+    dataset = ds_mod.load(path)
+    if dataset.revision != revision:
+        raise StaleRevisionError(
+            [f"il file '{path.name}' è cambiato da quando l'hai aperto: ricarica il dataset e rifai la modifica"]
+        )
+    change(dataset)
+    ds_mod.save(dataset, path)
+    return dataset
+
+
+def update_example(dataset: Dataset, example_id: str, **changes) -> Example:
+    """Replace fields of one example; `status`, `category` and `tags` go to its meta. Empty optional text -> None."""
+    example = dataset.find(example_id)
+    for key in ("status", "category", "tags"):
+        if key in changes:
+            setattr(example.meta, key, changes.pop(key))
+    for key, value in changes.items():
+        if key in ("system", "input") and not (value or "").strip():
+            value = None
+        setattr(example, key, value)
+    if not example.meta.category:
+        example.meta.category = None
+    return example
+
+
+def add_example(dataset: Dataset, category: str | None = None) -> Example:
+    """A new draft example with placeholder texts the user then edits."""
+    example = Example(
+        id=next_id(dataset, category),
+        instruction="Scrivi qui l'istruzione.",
+        output="Scrivi qui la risposta.",
+        meta=Meta(method="human", status="draft", category=category or None, language="it"),
+    )
+    dataset.examples.append(example)
+    return example
+
+
+def duplicate_example(dataset: Dataset, example_id: str) -> Example:
+    source = dataset.find(example_id)
+    copy_ = copy.deepcopy(source)
+    copy_.id = next_id(dataset, source.meta.category)
+    copy_.meta.status = "draft"
+    dataset.examples.insert(dataset.examples.index(source) + 1, copy_)
+    return copy_
+
+
+def delete_example(dataset: Dataset, example_id: str) -> None:
+    dataset.examples.remove(dataset.find(example_id))
+
+
+def set_status(dataset: Dataset, example_ids: list[str], status: str) -> int:
+    """Set the status of several examples (a bulk approve). Returns how many changed."""
+    if status not in ds_mod.STATUSES:
+        raise DatasetError([f"campo 'status': '{status}' non valido, usa uno tra {', '.join(ds_mod.STATUSES)}"])
+    wanted = set(example_ids)
+    changed = 0
+    for e in dataset.examples:
+        if e.id in wanted and e.meta.status != status:
+            e.meta.status = status
+            changed += 1
+    return changed
+
+
+def next_id(dataset: Dataset, category: str | None = None) -> str:
+    """The first free `<name>-<category>-NNN` id, numbering after the highest one in use."""
+    prefix = f"{dataset.name}-{category}" if category else dataset.name
+    prefix = re.sub(r"[^A-Za-z0-9._-]+", "-", prefix)
+    used = {e.id for e in dataset.examples}
+    numbers = [int(m.group(1)) for i in used if (m := re.fullmatch(re.escape(prefix) + r"-(\d+)", i))]
+    n = max(numbers, default=0) + 1
+    while f"{prefix}-{n:03d}" in used:
+        n += 1
+    return f"{prefix}-{n:03d}"
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags typed as `a, b; c` -> ['a', 'b', 'c']."""
+    return [t.strip() for t in re.split(r"[,;]", text or "") if t.strip()]
+
+
+def example_yaml(example: Example) -> str:
+    """The YAML of one example exactly as it will be written to the file."""
+    return ds_mod.dumps(Dataset(name="anteprima", examples=[example])).split("examples:\n", 1)[1]
