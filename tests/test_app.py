@@ -31,3 +31,29 @@ def test_models_list_endpoint_reports_the_prepared_model(app_url: str, bundled_m
 
     table = Client(app_url, verbose=False).predict(api_name="/models_list")
     assert table["data"] == [[models.DEFAULT_MODEL, True, str(bundled_model)]]
+
+
+def test_dataset_tab_imports_exports_and_counts(app_url: str, app_datasets: Path, tmp_path: Path) -> None:
+    import json
+
+    from gradio_client import Client, handle_file
+
+    from pipeline import dataset
+
+    client = Client(app_url, verbose=False)
+    source = tmp_path / "domande.jsonl"
+    rows = [{"messages": [{"role": "user", "content": "Perché?"}, {"role": "assistant", "content": "Perché sì."}]}]
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    client.predict(handle_file(str(source)), "", "domande_importate", api_name="/import_dataset")
+    imported = dataset.load(app_datasets / "domande_importate.yaml")
+    (example,) = imported.examples
+    assert (example.instruction, example.output, example.meta.status) == ("Perché?", "Perché sì.", "draft")
+
+    exported = client.predict("seed_it.yaml", "alpaca-jsonl", True, api_name="/export_dataset")
+    lines = Path(exported).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(dataset.load(app_datasets / "seed_it.yaml").examples)
+    assert json.loads(lines[0])["instruction"].startswith("Quando si usa il congiuntivo")
+
+    by_category, by_method, by_status, lengths = client.predict("seed_it.yaml", api_name="/dataset_stats")
+    assert {row[0]: row[1] for row in by_category["data"]}["cucina"] == 9
+    assert by_status["data"] == [["approved", 164]]

@@ -199,12 +199,18 @@ def _counts(counter) -> pd.DataFrame:
     return pd.DataFrame(counter.most_common(), columns=["valore", "esempi"])
 
 
-def _histogram(values: list[int], label: str) -> pd.DataFrame:
+def _histogram(series: dict[str, list[int]]) -> gr.BarPlot:
+    """One bar chart of several value lists over shared bins, bins in numeric order."""
+    values = [v for vs in series.values() for v in vs]
     if not values:
-        return pd.DataFrame({"intervallo": [], "esempi": [], "campo": []})
-    counts, edges = np.histogram(values, bins=min(12, max(1, len(set(values)))))
+        return gr.BarPlot(pd.DataFrame({"intervallo": [], "esempi": [], "campo": []}))
+    edges = np.histogram_bin_edges(values, bins=min(12, len(set(values))))
     bins = [f"{int(a)}–{int(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    return pd.DataFrame({"intervallo": bins, "esempi": counts, "campo": label})
+    frames = [
+        pd.DataFrame({"intervallo": bins, "esempi": np.histogram(vs, bins=edges)[0], "campo": label})
+        for label, vs in series.items()
+    ]
+    return gr.BarPlot(pd.concat(frames, ignore_index=True), sort=bins)
 
 
 @user_errors
@@ -212,17 +218,15 @@ def dataset_stats(name: str) -> tuple:
     if not name:
         return (None,) * 4
     s = ds_mod.stats(ds_mod.load(editor.dataset_path(name)))
-    lengths = pd.concat(
-        [_histogram(s.instruction_words, "istruzione"), _histogram(s.output_words, "risposta")], ignore_index=True
-    )
+    lengths = _histogram({"istruzione": s.instruction_words, "risposta": s.output_words})
     return _counts(s.by_category), _counts(s.by_method), _counts(s.by_status), lengths
 
 
 @user_errors
-def dataset_tokens(name: str, progress: gr.Progress = gr.Progress()) -> pd.DataFrame:
+def dataset_tokens(name: str, progress: gr.Progress = gr.Progress()) -> gr.BarPlot:
     progress(0, desc="tokenizer")
     counts = ds_mod.token_counts(ds_mod.load(editor.dataset_path(name)), models.resolve(models.DEFAULT_MODEL))
-    return _histogram(counts, models.DEFAULT_MODEL)
+    return _histogram({models.DEFAULT_MODEL: counts})
 
 
 def render(demo: gr.Blocks) -> None:
@@ -272,14 +276,16 @@ def render(demo: gr.Blocks) -> None:
 
     with gr.Accordion(t("ds_stats"), open=False):
         with gr.Row():
-            by_category = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_category"), x_label_angle=-45)
-            by_method = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_method"))
-            by_status = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_status"))
-        lengths = gr.BarPlot(x="intervallo", y="esempi", color="campo", label=t("ds_lengths"), sort=None)
+            by_category = gr.BarPlot(
+                x="valore", y="esempi", label=t("ds_by_category"), x_label_angle=-45, y_lim=[0, None]
+            )
+            by_method = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_method"), y_lim=[0, None])
+            by_status = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_status"), y_lim=[0, None])
+        lengths = gr.BarPlot(x="intervallo", y="esempi", color="campo", label=t("ds_lengths"))
         with gr.Row():
             stats_btn = gr.Button(t("ds_stats_refresh"))
             tokens_btn = gr.Button(t("ds_tokens"))
-        tokens = gr.BarPlot(x="intervallo", y="esempi", label=t("ds_tokens_plot"), sort=None)
+        tokens = gr.BarPlot(x="intervallo", y="esempi", color="campo", label=t("ds_tokens_plot"))
 
     with gr.Accordion(t("ds_import_export"), open=False):
         with gr.Row():

@@ -2,8 +2,7 @@
 
 Gradio picks a page's language only among those it ships itself, and Italian is not one of them, so a browser set to
 Italian would get English. HEAD_JS fixes that: before the page renders it switches to the language saved in the
-browser (Italian when none is saved). The language switch in the header saves the choice and reloads the page, because
-Gradio does not relabel tabs that are already drawn when the language changes under them.
+browser (Italian when none is saved). The language switch in the header saves the choice and reloads the page.
 """
 
 import gradio as gr
@@ -132,8 +131,11 @@ LANGUAGES = [("Italiano", "it"), ("English", "en")]
 DEFAULT_LANGUAGE = "it"
 _STORAGE_KEY = "bottega-lang"
 
-# Runs once Gradio has loaded its translations and before it draws the components. `changeLocale` is what Gradio's
-# own settings panel calls; its module is found among the page's loaded scripts because its file name is hashed.
+# Runs once Gradio has loaded its translations, usually before it draws the components. `changeLocale` is what
+# Gradio's own settings panel calls; its module is found among the page's loaded scripts because its file name is
+# hashed. Gradio does not relabel tab buttons drawn before a language change (on a busy machine the page can be drawn
+# first), and selecting a tab redraws its label: so once the tabs are drawn, each is selected once, then the one that
+# was selected again.
 HEAD_JS = f"""<script>
 (async () => {{
   const url = performance.getEntriesByType("resource").map((e) => e.name)
@@ -141,6 +143,14 @@ HEAD_JS = f"""<script>
   if (!url) return;
   const core = await import(url);
   core.changeLocale(localStorage.getItem("{_STORAGE_KEY}") || "{DEFAULT_LANGUAGE}");
+  for (let waited = 0; waited < 10000 && !document.querySelector("button[role=tab]"); waited += 50) {{
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }}
+  await new Promise((resolve) => requestAnimationFrame(resolve));
+  const tabs = [...document.querySelectorAll("button[role=tab]")];
+  const selected = tabs.find((tab) => tab.getAttribute("aria-selected") === "true");
+  tabs.forEach((tab) => tab.click());
+  selected?.click();
 }})();
 </script>"""
 # The language radio: shows the saved language on load; a user's choice is saved and the page reloads in it.
