@@ -19,7 +19,7 @@ test: setup-dev chromium
 	$(PY) -m pytest
 
 bench: setup
-	$(PY) bench/startup.py
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 setup: $(VENV)/.installed
 
