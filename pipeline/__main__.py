@@ -7,6 +7,7 @@
     python -m pipeline dataset stats datasets_yaml/seed_it.yaml --tokens smollm2-135m-instruct
     python -m pipeline dataset import alpaca.jsonl --out datasets_yaml/mio.yaml
     python -m pipeline dataset convert datasets_yaml/seed_it.yaml --to messages-jsonl --out seed.jsonl
+    python -m pipeline generate --config run.yaml
 
 Errors the user can fix (a bad name, a bad file, no network) print what to do and exit with 2.
 """
@@ -78,6 +79,19 @@ def _dataset_convert(args: argparse.Namespace) -> None:
     print(out)
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from pipeline.generate.run import generate, load_config
+
+    status = generate(load_config(args.config))
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(status.reasons.items(), key=lambda kv: -kv[1])) or "-"
+    print(f"{status.state}: {status.accepted} accettati, {status.rejected} scartati ({reasons})")
+    print(f"token: {status.tokens}" + (f", costo: {status.cost:.4f}" if status.cost is not None else ""))
+    if status.message:
+        print(status.message)
+    print(status.output)
+    return 0 if status.state in ("finished", "stopped") else 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline", description="Bottega: rendi gli LLM aperti più bravi in italiano."
@@ -114,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", required=True, type=Path)
     convert.add_argument("--only-approved", action="store_true", help="solo gli esempi approvati")
     convert.set_defaults(func=_dataset_convert)
+
+    generate = commands.add_parser("generate", help="genera esempi con un modello insegnante (riprende se interrotta)")
+    generate.add_argument("--config", required=True, type=Path, help="il file YAML della generazione")
+    generate.set_defaults(func=_generate)
     return parser
 
 
@@ -121,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (models.ModelError, dataset.DatasetError) as e:
+    except (models.ModelError, dataset.DatasetError, ValueError) as e:
         print(f"Errore: {e}", file=sys.stderr)
         return 2
 

@@ -30,3 +30,22 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"{url} non ha risposto entro {timeout:.0f} s:\n{log.read_text()}")
+
+
+def launch(args: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
+    """Start a CLI command as a detached process (its own session: closing the app does not kill it) that logs to
+    `log_path`. The caller follows the job through the files it writes, not through pipes."""
+    import os
+    import sys
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args],
+            cwd=cwd or Path(__file__).resolve().parents[1],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )

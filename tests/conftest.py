@@ -66,3 +66,15 @@ def app_url(bundled_model: Path, app_datasets: Path, tmp_path_factory: pytest.Te
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def serve_teacher(bundled_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`transformers serve` with the bundled model on a free loopback port (CPU), started once for the session."""
+    from pipeline.serve import start_local_server
+
+    server = start_local_server(bundled_model, tmp_path_factory.mktemp("teacher") / "serve.log", device="cpu")
+    try:
+        yield server
+    finally:
+        server.stop()

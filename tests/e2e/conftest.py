@@ -14,8 +14,10 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Per module: Playwright's sync API keeps an event loop running while it is open, and later tests that call
+    `asyncio.run` (the generation runs) cannot start theirs inside it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

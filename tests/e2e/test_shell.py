@@ -6,7 +6,7 @@ from pipeline.ui.i18n import EN, IT
 
 # For each tab, a text that only that tab shows: seeing it proves the tab really switched.
 TABS = {
-    "generate": lambda w: w["generate_coming"].splitlines()[1][:40],
+    "generate": lambda w: w["gen_name"],
     "dataset": lambda w: w["ds_examples"],
     "train": lambda w: w["train_coming"].splitlines()[1][:40],
     "compare": lambda w: w["compare_coming"].splitlines()[1][:40],

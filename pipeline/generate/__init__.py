@@ -1,0 +1,1 @@
+"""Dataset generation with a teacher LLM: self-instruct, evol-instruct, orca answers, filters, dedup, judge."""

@@ -1,0 +1,106 @@
+"""The teacher's prompts, written natively in Italian. Every prompt asks for one YAML object with named keys, text in
+`|` block scalars, reasoning keys before answer keys (the teacher thinks first, then commits)."""
+
+import random
+
+from pipeline.dataset import Example
+
+# ORCA-style system messages: each answer request carries one, and the dataset records it in `system`.
+ORCA_SYSTEMS = [
+    "Sei un assistente utile. Ragiona passo per passo prima di dare la risposta finale.",
+    "Spiega come se parlassi a un bambino di dieci anni, con parole semplici ed esempi concreti.",
+    "Sei un insegnante paziente: giustifica ogni passaggio della risposta.",
+    "Rispondi in modo conciso e preciso, senza giri di parole.",
+    "Sei un esperto della materia. Dai una risposta completa e ben organizzata, con un breve elenco dove serve.",
+    "Prima di rispondere, chiarisci che cosa chiede davvero la domanda; poi rispondi e riassumi in una frase.",
+    "Sei un assistente che scrive in un italiano chiaro e corretto, con il registro adatto alla richiesta.",
+    "Ragiona ad alta voce e controlla il risultato prima di concludere.",
+]
+
+# Evol-Instruct operations (WizardLM), in depth and in breadth.
+EVOLUTIONS = {
+    "vincolo": "Aggiungi al compito un vincolo o un requisito in più.",
+    "approfondisci": "Se il compito tocca una questione, rendi la richiesta più profonda e più ampia.",
+    "concretizza": "Sostituisci i concetti generici con concetti più specifici e concreti.",
+    "ragionamento": "Se il compito si risolve con pochi passaggi, riscrivilo in modo che richieda esplicitamente "
+    "più passaggi di ragionamento.",
+    "complica_input": "Rendi l'input più complesso: più dati, un caso più difficile o più ambiguo.",
+    "ampiezza": "Prendi ispirazione dal compito per crearne uno completamente nuovo, nello stesso ambito ma più "
+    "raro e originale.",
+}
+
+NEW_TASK_KEYS = ["istruzione"]
+ANSWER_KEYS = ["risposta"]
+JUDGE_KEYS = ["punteggio"]
+
+_YAML_RULES = "Rispondi solo con un oggetto YAML con queste chiavi, in quest'ordine, usando blocchi `|` per il testo:"
+
+
+def _task(example: Example) -> str:
+    return example.instruction if not example.input else f"{example.instruction}\nInput: {example.input}"
+
+
+def self_instruct(examples: list[Example], with_input: bool) -> list[dict]:
+    shown = "\n\n".join(f"{i}. {_task(e)}" for i, e in enumerate(examples, 1))
+    need = (
+        "Il compito deve avere un input: un testo concreto su cui lavorare (un brano, dei dati, una frase)."
+        if with_input
+        else "Il compito non deve avere bisogno di input: lascia vuota la chiave input."
+    )
+    return [
+        {"role": "system", "content": "Sei un esperto che crea compiti vari e utili per addestrare un assistente."},
+        {
+            "role": "user",
+            "content": f"Ecco alcuni compiti per un assistente che parla italiano:\n\n{shown}\n\n"
+            "Inventa UN compito nuovo, diverso da tutti questi per argomento e tipo, che un assistente solo testuale "
+            "possa svolgere (niente immagini, audio, video, link o file). Scrivilo in italiano naturale, come lo "
+            f"scriverebbe una persona. {need}\n\n{_YAML_RULES}\n"
+            "idea: |\n  perché il compito è utile e diverso dagli esempi, in una frase\n"
+            "istruzione: |\n  il compito\ninput: |\n  l'input, oppure niente",
+        },
+    ]
+
+
+def evolve(parent: Example, operation: str) -> list[dict]:
+    return [
+        {"role": "system", "content": "Sei un esperto che riscrive compiti per metterne alla prova un assistente."},
+        {
+            "role": "user",
+            "content": f"Riscrivi il compito seguente.\n\nCOMPITO:\n{_task(parent)}\n\n"
+            f"METODO: {EVOLUTIONS[operation]}\n\n"
+            "Il nuovo compito deve restare ragionevole, comprensibile da una persona e risolvibile da un modello "
+            "solo testuale; aggiungi al massimo 10-20 parole. Non citare il metodo né le parole 'compito' o "
+            f"'riscritto' nel testo del compito.\n\n{_YAML_RULES}\n"
+            "analisi: |\n  che cosa cambi e perché, in una frase\n"
+            "istruzione: |\n  il nuovo compito\ninput: |\n  l'input, oppure niente",
+        },
+    ]
+
+
+def answer(example: Example, system: str) -> list[dict]:
+    return [
+        {"role": "system", "content": system},
+        {
+            "role": "user",
+            "content": f"{_task(example)}\n\nRispondi in italiano. {_YAML_RULES}\n"
+            "ragionamento: |\n  i passaggi che segui, in breve\n"
+            "risposta: |\n  la risposta completa per l'utente, che segue il messaggio di sistema",
+        },
+    ]
+
+
+def judge(example: Example) -> list[dict]:
+    return [
+        {"role": "system", "content": "Sei un revisore severo di dataset in italiano."},
+        {
+            "role": "user",
+            "content": f"ISTRUZIONE:\n{_task(example)}\n\nRISPOSTA:\n{example.output}\n\n"
+            "Valuta la risposta da 1 a 10 considerando correttezza, italiano fluido e naturale, registro adatto alla "
+            f"richiesta e completezza.\n\n{_YAML_RULES}\n"
+            "motivazione: |\n  due o tre frasi\npunteggio: un numero intero da 1 a 10",
+        },
+    ]
+
+
+def pick_examples(pool: list[Example], rng: random.Random, k: int = 6) -> list[Example]:
+    return rng.sample(pool, min(k, len(pool)))

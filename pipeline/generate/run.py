@@ -1,0 +1,503 @@
+"""A generation run: turn the seed set into new Italian instruction/response pairs with a teacher, resumably.
+
+    python -m pipeline generate --config run.yaml
+
+Each item (one candidate example) is planned from the run's seed and its index, then built in steps: a new task
+(Self-Instruct), an evolved task (Evol-Instruct) or a seed task to re-answer (ORCA), then an ORCA-style answer with a
+system message, then an optional judge score. Filters and near-duplicate removal decide whether it is accepted.
+
+Everything goes through an append-only journal (`journal.jsonl` in the run folder): the plan of each item, every
+teacher reply as it completes, and each item's verdict. Killing the process at any moment and re-running the same
+command replays the journal: accepted items are kept once, and a reply already received is never asked (or paid for)
+again. The output dataset and the status file are derived from the journal and rewritten as the run goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline import dataset as ds_mod
+from pipeline.config import bottega_home
+from pipeline.dataset import Dataset, Example, Meta
+from pipeline.generate import prompts
+from pipeline.generate.filters import FilterConfig
+from pipeline.teacher import TeacherConfig
+
+METHODS = ("self_instruct", "evol_instruct", "orca")
+
+
+@dataclass
+class GenerationConfig:
+    output: str
+    """The YAML dataset to write (created or replaced by the run)."""
+    seed_dataset: str = "datasets_yaml/seed_it.yaml"
+    """Where the seed tasks come from; its approved examples are used."""
+    count: int = 20
+    """Accepted examples wanted."""
+    max_items: int | None = None
+    """Candidates to try at most (default: 5 × count)."""
+    mix: dict[str, float] = field(default_factory=lambda: {"self_instruct": 0.4, "evol_instruct": 0.4, "orca": 0.2})
+    """Share of each method among the candidates."""
+    max_depth: int = 3
+    """Evol-Instruct rounds at most on one lineage."""
+    input_share: float = 0.3
+    """Share of Self-Instruct tasks that get an `input`."""
+    seed: int = 0
+    """Seeds every random choice; recorded in the output's provenance."""
+    judge: bool = False
+    """Ask the teacher to score each pair 1–10 and keep only those at or above `judge_threshold`."""
+    judge_threshold: float = 6.0
+    local_model: str = "smollm2-135m-instruct"
+    """The model `transformers serve` loads when the teacher preset is "local"."""
+    run_dir: str | None = None
+    """Where the journal lives (default: $BOTTEGA_HOME/runs/generate/<output name>)."""
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.count <= 0:
+            problems.append(f"`count` dev'essere > 0, trovato {self.count}")
+        if self.max_items is not None and self.max_items < self.count:
+            problems.append(f"`max_items` dev'essere >= count ({self.count}), trovato {self.max_items}")
+        unknown = set(self.mix) - set(METHODS)
+        if unknown:
+            problems.append(f"`mix`: metodi sconosciuti {sorted(unknown)}, usa {', '.join(METHODS)}")
+        if any(v < 0 for v in self.mix.values()) or sum(self.mix.values()) <= 0:
+            problems.append("`mix`: i pesi devono essere >= 0 e non tutti zero")
+        if self.max_depth < 1:
+            problems.append(f"`max_depth` dev'essere >= 1, trovato {self.max_depth}")
+        if not 0 <= self.input_share <= 1:
+            problems.append(f"`input_share` dev'essere tra 0 e 1, trovato {self.input_share}")
+        if not 1 <= self.judge_threshold <= 10:
+            problems.append(f"`judge_threshold` dev'essere tra 1 e 10, trovato {self.judge_threshold}")
+        if not Path(self.output).name.endswith(".yaml"):
+            problems.append(f"`output` dev'essere un file .yaml, trovato {self.output!r}")
+        if problems:
+            raise ValueError("Configurazione della generazione non valida:\n- " + "\n- ".join(problems))
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.run_dir) if self.run_dir else bottega_home() / "runs" / "generate" / Path(self.output).stem
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> GenerationConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"Campi sconosciuti nella configurazione: {sorted(unknown)}; ammessi: {sorted(known)}")
+        raw = dict(raw)
+        raw["teacher"] = TeacherConfig(**(raw.get("teacher") or {}))
+        raw["filters"] = FilterConfig(**(raw.get("filters") or {}))
+        return cls(**raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | Path) -> GenerationConfig:
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: la configurazione dev'essere una mappa YAML")
+    return GenerationConfig.from_dict(raw)
+
+
+class Journal:
+    """Append-only JSONL of the run. Each record is flushed to disk before the run goes on."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.plans: dict[int, dict] = {}
+        self.replies: dict[tuple[int, str], dict] = {}
+        self.verdicts: dict[int, dict] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:  # the last line of a killed run may be cut short
+                    continue
+                self._index(record)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def _index(self, record: dict) -> None:
+        item = record["item"]
+        if record["type"] == "plan":
+            self.plans.setdefault(item, record["plan"])
+        elif record["type"] == "reply":
+            self.replies.setdefault((item, record["step"]), record)
+        elif record["type"] == "verdict":
+            self.verdicts.setdefault(item, record)
+
+    def append(self, record: dict) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._index(record)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class Status:
+    """What the UI shows: written to `status.json` after every item."""
+
+    state: str = "running"  # running, finished, stopped, budget, failed
+    accepted: int = 0
+    rejected: int = 0
+    target: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    tokens: int = 0  # teacher tokens (prompt + completion) of every reply in the journal, resumed runs included
+    cost: float | None = None  # None when the teacher has no prices
+    latest: list[dict] = field(default_factory=list)
+    message: str = ""
+    output: str = ""
+
+
+class Run:
+    """One generation run over a journal. `await Run(config).execute()`."""
+
+    def __init__(self, config: GenerationConfig):
+        self.config = config
+        self.dir = config.run_path
+        self.journal = Journal(self.dir / "journal.jsonl")
+        seed = ds_mod.load(config.seed_dataset)
+        self.seed = [e for e in seed.examples if e.meta.status == "approved"] or seed.examples
+        self.teacher = None
+        self.status = Status(target=config.count, output=str(config.output))
+        from pipeline.generate.dedup import Deduplicator
+
+        self.dedup = Deduplicator()
+        self.dedup.extend((e.id, e.instruction) for e in self.seed)
+        # A resumed run remembers what it accepted before, exactly as it was (no re-check).
+        self.dedup.extend((v["example"]["id"], v["example"]["instruction"]) for v in self._accepted())
+        self._lock = asyncio.Lock()
+
+    def _accepted(self) -> list[dict]:
+        return [v for _, v in sorted(self.journal.verdicts.items()) if v["accepted"]]
+
+    def pool(self) -> dict[str, Example]:
+        """Seed and accepted examples by id: the parents evolutions and ORCA answers draw from."""
+        accepted = {v["example"]["id"]: _example(v["example"]) for v in self._accepted()}
+        return {**{e.id: e for e in self.seed}, **accepted}
+
+    def plan(self, item: int) -> dict:
+        """The item's method and choices: from the journal if it was planned before, otherwise drawn now."""
+        if item in self.journal.plans:
+            return self.journal.plans[item]
+        rng = random.Random(f"{self.config.seed}:{item}")
+        methods = [m for m in METHODS if self.config.mix.get(m, 0) > 0]
+        method = rng.choices(methods, weights=[self.config.mix[m] for m in methods])[0]
+        pool = self.pool()
+        plan: dict[str, Any] = {"method": method, "system": rng.choice(prompts.ORCA_SYSTEMS)}
+        if method == "self_instruct":
+            plan["examples"] = [e.id for e in prompts.pick_examples(list(pool.values()), rng)]
+            plan["with_input"] = rng.random() < self.config.input_share
+        else:
+            parents = [e for e in pool.values() if (e.meta.evolution_depth or 0) < self.config.max_depth]
+            parent = rng.choice(parents or list(pool.values()))
+            plan["parent"] = parent.id
+            if method == "evol_instruct":
+                operations = [op for op in prompts.EVOLUTIONS if op != "complica_input" or parent.input]
+                plan["operation"] = rng.choice(operations)
+        self.journal.append({"type": "plan", "item": item, "plan": plan})
+        return plan
+
+    async def ask(self, item: int, step: str, messages: list[dict], keys: list[str]) -> dict:
+        """A teacher reply for one step of one item; a reply already in the journal is reused, never re-asked.
+
+        A reply that stayed broken after the re-asks is journaled too (with what it cost) and rejects the item."""
+        from pipeline.teacher import ReplyFormatError
+
+        done = self.journal.replies.get((item, step))
+        if done is None:
+            record = {"type": "reply", "item": item, "step": step}
+            try:
+                reply = await self.teacher.ask_yaml(messages, keys)
+                record.update(data=reply.data, tokens=reply.tokens, cost=reply.cost)
+            except ReplyFormatError as e:
+                record.update(data=None, error=e.kind, tokens=e.tokens, cost=e.cost)
+            self.journal.append(record)
+            done = record
+        if done["data"] is None:
+            raise _Rejected(f"yaml_{done['error']}")
+        return done["data"]
+
+    async def build(self, item: int) -> tuple[Example, list[str]]:
+        """Build one candidate. Returns it and the rejection reasons found while building."""
+        plan = self.plan(item)
+        pool = self.pool()
+        method = plan["method"]
+        meta = Meta(method=method, status="draft", language="it", teacher_model=self.config.teacher.model or None)
+        if method == "self_instruct":
+            shown = [pool[i] for i in plan["examples"] if i in pool]
+            task = await self.ask(
+                item, "task", prompts.self_instruct(shown, plan["with_input"]), prompts.NEW_TASK_KEYS
+            )
+            instruction, input_ = _text(task.get("istruzione")), _text(task.get("input")) or None
+            meta.evolution_depth = 0
+        elif method == "evol_instruct":
+            parent = pool[plan["parent"]]
+            task = await self.ask(item, "evolve", prompts.evolve(parent, plan["operation"]), prompts.NEW_TASK_KEYS)
+            instruction, input_ = _text(task.get("istruzione")), _text(task.get("input")) or None
+            meta.parent_id = parent.id
+            meta.evolution_depth = (parent.meta.evolution_depth or 0) + 1
+            meta.tags = [plan["operation"]]
+        else:
+            parent = pool[plan["parent"]]
+            instruction, input_ = parent.instruction, parent.input
+            meta.parent_id = parent.id
+            meta.category = parent.meta.category
+        candidate = Example(id=f"gen-{item:05d}", instruction=instruction, output="", input=input_, meta=meta)
+        reasons = []
+        if method == "evol_instruct" and _same_task(instruction, pool[plan["parent"]].instruction):
+            reasons.append("nessun_guadagno")
+        if not reasons:
+            answer = await self.ask(item, "answer", prompts.answer(candidate, plan["system"]), prompts.ANSWER_KEYS)
+            candidate.output = _text(answer.get("risposta"))
+            candidate.system = plan["system"]
+        return candidate, reasons
+
+    def _tokens(self, item: int) -> int:
+        return sum(r["tokens"] for (i, _), r in self.journal.replies.items() if i == item)
+
+    async def decide(self, item: int) -> None:
+        """Build, filter, deduplicate and (optionally) judge one item, then journal the verdict."""
+        from pipeline.generate import filters
+
+        if item in self.journal.verdicts:
+            return
+        try:
+            candidate, reasons = await self.build(item)
+        except _Rejected as e:
+            plan = self.plan(item)
+            candidate = Example(id=f"gen-{item:05d}", instruction="", output="", meta=Meta(method=plan["method"]))
+            reasons = [e.reason]
+        if not reasons:
+            reasons = filters.check(candidate.instruction, candidate.input, candidate.output, self.config.filters)
+        if not reasons and self.config.judge:
+            verdict = await self.ask(item, "judge", prompts.judge(candidate), prompts.JUDGE_KEYS)
+            candidate.meta.judge_score = _score(verdict.get("punteggio"))
+            if candidate.meta.judge_score is None or candidate.meta.judge_score < self.config.judge_threshold:
+                reasons.append("giudice")
+        candidate.meta.tokens = self._tokens(item)
+        async with self._lock:  # dedup and the verdict are one step, so two items cannot both pass as "new"
+            if not reasons and self.status.accepted >= self.config.count:
+                reasons.append("obiettivo_raggiunto")  # a late item past the target: not accepted, still journaled
+            if not reasons:
+                twin = self.dedup.add(candidate.id, candidate.instruction)
+                if twin is not None:
+                    reasons.append("duplicato")
+            self.journal.append(
+                {"type": "verdict", "item": item, "accepted": not reasons, "reasons": reasons,
+                 "example": _example_dict(candidate)}
+            )  # fmt: skip
+            self.refresh_status()
+            if not reasons and self.status.accepted % 10 == 0:
+                self.write_outputs()
+
+    def refresh_status(self) -> None:
+        verdicts = list(self.journal.verdicts.values())
+        self.status.accepted = sum(v["accepted"] for v in verdicts)
+        self.status.rejected = len(verdicts) - self.status.accepted
+        reasons: dict[str, int] = {}
+        for v in verdicts:
+            for reason in v["reasons"]:
+                reasons[reason] = reasons.get(reason, 0) + 1
+        self.status.reasons = reasons
+        replies = list(self.journal.replies.values())
+        self.status.tokens = sum(r["tokens"] for r in replies)
+        costs = [r["cost"] for r in replies if r.get("cost") is not None]
+        self.status.cost = sum(costs) if costs else None
+        self.status.latest = [v["example"] for v in self._accepted()[-5:]]
+        ds_mod.atomic_write(self.dir / "status.json", json.dumps(dataclasses.asdict(self.status), indent=1).encode())
+
+    def write_outputs(self) -> None:
+        """The output dataset and the rejects file, both derived from the journal."""
+        accepted = [_example(v["example"]) for v in self._accepted()]
+        provenance = {
+            "method": "generate",
+            "seed_dataset": str(self.config.seed_dataset),
+            "teacher": {"preset": self.config.teacher.preset, "model": self.config.teacher.model},
+            "seed": self.config.seed,
+            "mix": self.config.mix,
+            "created_by": "python -m pipeline generate",
+        }
+        output = Dataset(
+            name=Path(self.config.output).stem,
+            description="Esempi generati da Bottega con un modello insegnante, da rivedere e approvare.",
+            created=datetime.now(UTC).date().isoformat(),
+            provenance=provenance,
+            examples=accepted,
+        )
+        if output.examples:
+            ds_mod.save(output, self.config.output, force=True)
+        rejects = [
+            {"item": i, "reasons": v["reasons"], **v["example"]}
+            for i, v in sorted(self.journal.verdicts.items())
+            if not v["accepted"]
+        ]
+        text = yaml.safe_dump(rejects, allow_unicode=True, sort_keys=False, width=1_000_000)
+        ds_mod.atomic_write(self.dir / "rejects.yaml", text.encode("utf-8"))
+
+    def stop_requested(self) -> bool:
+        return (self.dir / "STOP").exists()
+
+    async def execute(self, teacher) -> Status:
+        """Run until `count` accepted, `max_items` tried, the budget ends or a stop is requested."""
+        from pipeline.teacher import BudgetExhausted
+
+        self.teacher = teacher
+        (self.dir / "STOP").unlink(missing_ok=True)
+        self.refresh_status()
+        max_items = self.config.max_items or 5 * self.config.count
+        pending = iter(i for i in range(max_items) if i not in self.journal.verdicts)
+        workers = max(1, self.config.teacher.max_concurrency)
+
+        async def worker() -> None:
+            for item in pending:
+                if self.status.accepted >= self.config.count or self.stop_requested():
+                    return
+                await self.decide(item)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+            if self.stop_requested():
+                self.status.state = "stopped"
+            elif self.status.accepted >= self.config.count:
+                self.status.state = "finished"
+            else:
+                self.status.state, self.status.message = "finished", f"provati tutti i {max_items} candidati"
+        except BudgetExhausted as e:
+            self.status.state, self.status.message = "budget", str(e)
+        except Exception as e:
+            self.status.state, self.status.message = "failed", str(e)
+            raise
+        finally:
+            self.write_outputs()
+            self.refresh_status()
+            self.journal.close()
+        return self.status
+
+
+def generate(config: GenerationConfig) -> Status:
+    """Run a generation to the end, starting and stopping the local teacher server when the preset is "local"."""
+    from pipeline.teacher import Teacher
+
+    save_config(config)
+    server = None
+    teacher_config = config.teacher
+    if teacher_config.preset == "local" and not teacher_config.base_url:
+        from pipeline import models
+        from pipeline.serve import start_local_server
+
+        server = start_local_server(models.resolve(config.local_model), config.run_path / "serve.log")
+        teacher_config = dataclasses.replace(teacher_config, base_url=server.base_url, model=server.model)
+    try:
+        run = Run(config)
+
+        async def main() -> Status:
+            async with Teacher(teacher_config) as teacher:
+                return await run.execute(teacher)
+
+        return asyncio.run(main())
+    finally:
+        if server is not None:
+            server.stop()
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def save_config(config: GenerationConfig) -> Path:
+    """The run's config, seed included, next to its journal."""
+    path = config.run_path / "config.yaml"
+    ds_mod.atomic_write(path, yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False).encode("utf-8"))
+    return path
+
+
+def start(config: GenerationConfig) -> Path:
+    """Launch `python -m pipeline generate` for this config as a detached job; returns its run folder.
+
+    Starting again with the same output resumes the run from its journal."""
+    from pipeline.jobs import launch
+
+    run_dir = config.run_path
+    config_path = save_config(config)
+    (run_dir / "STOP").unlink(missing_ok=True)
+    ds_mod.atomic_write(run_dir / "status.json", json.dumps({**dataclasses.asdict(Status(target=config.count)),
+                                                             "state": "starting"}).encode())  # fmt: skip
+    proc = launch(["generate", "--config", str(config_path)], run_dir / "log.txt")
+    (run_dir / "pid").write_text(str(proc.pid))
+    return run_dir
+
+
+def request_stop(run_dir: Path) -> None:
+    """Ask a running job to stop after the items in flight; it journals them and writes its outputs."""
+    (run_dir / "STOP").touch()
+
+
+def read_status(run_dir: Path) -> dict:
+    """The job's last status, and whether its process is still alive (a killed job says "running" forever)."""
+    try:
+        status = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    if status.get("state") in ("running", "starting") and not _alive(run_dir):
+        status["state"] = "interrupted"
+    return status
+
+
+def _alive(run_dir: Path) -> bool:
+    try:
+        pid = int((run_dir / "pid").read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    # A finished child that nobody waited for lingers as a zombie: it counts as dead.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ("" if value is None else str(value).strip())
+
+
+def _score(value: Any) -> float | None:
+    try:
+        score = float(str(value).strip().split()[0].split("/")[0])
+    except (ValueError, IndexError):
+        return None
+    return score if 1 <= score <= 10 else None
+
+
+def _same_task(new: str, parent: str) -> bool:
+    """Evol-Instruct's first elimination rule: the evolved task adds nothing to its parent."""
+    from pipeline.generate.dedup import rouge_l
+
+    return not new.strip() or rouge_l(new, parent) >= 0.9
+
+
+def _example_dict(example: Example) -> dict:
+    return ds_mod.to_dict(Dataset(name="x", examples=[example]))["examples"][0]
+
+
+def _example(raw: dict) -> Example:
+    return ds_mod.from_dict({"schema_version": 1, "name": "x", "examples": [raw]}).examples[0]

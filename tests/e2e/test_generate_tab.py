@@ -1,0 +1,59 @@
+"""The Genera tab in a real browser: start a small run against a scripted teacher and watch the counters move."""
+
+import itertools
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from pipeline import dataset as ds_mod
+from pipeline.ui.i18n import IT
+from tests.fault_proxy import FaultProxy
+from tests.test_generate import ANSWERS, TASKS, answer_reply, task_reply
+
+
+def scripted_teacher():
+    """Replies by step, as a good teacher would: new tasks for task prompts, Italian answers for answer prompts."""
+    tasks, answers = itertools.cycle(TASKS), itertools.cycle(ANSWERS)
+
+    def respond(body: dict) -> str:
+        prompt = body["messages"][-1]["content"]
+        return answer_reply(next(answers)) if "risposta: |" in prompt else task_reply(next(tasks))
+
+    return respond
+
+
+def fill(page: Page, elem_id: str, value: str) -> None:
+    field = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+    field.fill(value)
+    field.press("Enter")
+
+
+def test_a_small_run_moves_the_counters_and_writes_the_dataset(page: Page, serve_teacher, app_datasets: Path) -> None:
+    with FaultProxy(serve_teacher.base_url) as proxy:
+        proxy.responder = scripted_teacher()
+        proxy.latency_ms = 400  # slow enough for the page to see the counters between items
+
+        page.get_by_role("tab", name=IT["tab_generate"]).click()
+        page.locator("#gen-preset").get_by_label("custom").check()
+        fill(page, "gen-url", proxy.base_url)
+        page.get_by_label(IT["gen_model"]).fill(serve_teacher.model)
+        fill(page, "gen-name", "e2e_generato")
+        fill(page, "gen-count", "4")
+        fill(page, "gen-concurrency", "1")
+        page.locator("#gen-start").click()
+
+        accepted = page.locator("#gen-accepted")
+        seen = set()
+        deadline = time.monotonic() + 180
+        while "4" not in seen:
+            assert time.monotonic() < deadline, f"the run did not finish; counters seen: {sorted(seen)}"
+            if accepted.count():
+                seen.add(accepted.inner_text())
+            time.sleep(0.2)
+        assert len(seen - {"0"}) >= 2, f"the counters jumped straight to the end: {sorted(seen)}"
+        expect(page.get_by_text("✅ finita")).to_be_visible(timeout=30_000)
+
+    generated = ds_mod.load(app_datasets / "e2e_generato.yaml")
+    assert len(generated.examples) == 4
+    assert {e.meta.status for e in generated.examples} == {"draft"}

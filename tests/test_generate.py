@@ -1,0 +1,178 @@
+"""Generation runs against the real `transformers serve` behind the fault-injecting proxy.
+
+The bundled model's Italian (and YAML) is poor, so the proxy stands in for a good teacher where a test needs replies
+that pass the filters: `replace_content` answers with a scripted completion, everything else really reaches the
+server. Runs use one request at a time so the scripted replies meet the requests in order.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import dataset as ds_mod
+from pipeline.generate.run import GenerationConfig, generate
+from tests.conftest import ROOT
+from tests.fault_proxy import FaultProxy, delay, replace_content
+
+TASKS = [
+    "Spiega perché in autunno le foglie di molti alberi cambiano colore.",
+    "Scrivi una breve email formale per chiedere al Comune il rinnovo della carta d'identità.",
+    "Elenca tre consigli pratici per risparmiare sulla bolletta della luce in inverno.",
+    "Riassumi in due frasi la trama dei Promessi sposi di Alessandro Manzoni.",
+    "Spiega la differenza tra un mutuo a tasso fisso e uno a tasso variabile.",
+]
+ANSWERS = [
+    "In autunno le giornate si accorciano e la pianta smette di produrre clorofilla, il pigmento verde. "
+    "Così emergono i pigmenti gialli e arancioni che c'erano già nella foglia.",
+    "Gentile Ufficio anagrafe, vorrei chiedere un appuntamento per il rinnovo della mia carta d'identità, "
+    "che scadrà il mese prossimo. Resto in attesa di un vostro riscontro. Cordiali saluti.",
+    "Abbassare il riscaldamento di un grado, spegnere gli apparecchi in standby e usare lampadine a LED.",
+    "Renzo e Lucia vogliono sposarsi, ma don Rodrigo lo impedisce con le minacce. Dopo molte peripezie e la peste "
+    "di Milano, i due si ritrovano e finalmente si sposano.",
+    "Con il tasso fisso la rata resta uguale per tutta la durata del mutuo; con il tasso variabile cambia insieme "
+    "ai tassi di mercato, quindi può scendere ma anche salire.",
+]
+
+
+def task_reply(text: str) -> str:
+    return f"idea: |\n  Un compito utile e diverso.\nistruzione: |\n  {text}\ninput: ''\n"
+
+
+def answer_reply(text: str) -> str:
+    return f"ragionamento: |\n  Rispondo in modo chiaro.\nrisposta: |\n  {text}\n"
+
+
+@pytest.fixture
+def proxy(serve_teacher):
+    with FaultProxy(serve_teacher.base_url) as fp:
+        yield fp
+
+
+def make_config(tmp_path: Path, proxy: FaultProxy, serve_teacher, **overrides) -> GenerationConfig:
+    raw = {
+        "output": str(tmp_path / "generato.yaml"),
+        "seed_dataset": str(ROOT / "datasets_yaml" / "seed_it.yaml"),
+        "count": 3,
+        "mix": {"self_instruct": 1.0},
+        "run_dir": str(tmp_path / "run"),
+        "teacher": {
+            "preset": "custom",
+            "base_url": proxy.base_url,
+            "model": serve_teacher.model,
+            "max_concurrency": 1,
+            "max_tokens": 32,
+            "backoff_s": 0.05,
+        },
+        **overrides,
+    }
+    return GenerationConfig.from_dict(raw)
+
+
+def journal(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_run_accepts_rejects_by_reason_and_writes_a_valid_dataset(tmp_path, proxy, serve_teacher) -> None:
+    proxy.push(
+        replace_content(task_reply(TASKS[0])), replace_content(answer_reply(ANSWERS[0])),
+        replace_content(task_reply(TASKS[0] + " ")), replace_content(answer_reply(ANSWERS[0])),  # a near-duplicate
+        replace_content(task_reply("Disegna una mappa dell'Italia con i capoluoghi di regione.")),
+        replace_content(answer_reply(ANSWERS[1])),  # a task a text model cannot do
+        replace_content("Non è YAML, solo prosa."), replace_content("nemmeno questo"), replace_content("- lista"),
+        replace_content(task_reply(TASKS[1])), replace_content(answer_reply(ANSWERS[1])),
+        replace_content(task_reply(TASKS[2])), replace_content(answer_reply(ANSWERS[2])),
+    )  # fmt: skip
+    config = make_config(tmp_path, proxy, serve_teacher)
+    status = generate(config)
+
+    assert (status.state, status.accepted, status.rejected) == ("finished", 3, 3)
+    assert status.reasons == {"duplicato": 1, "compito_non_testuale": 1, "yaml_not_mapping": 1}
+    assert status.tokens > 0
+    out = ds_mod.load(config.output)
+    assert [e.instruction for e in out.examples] == [TASKS[0], TASKS[1], TASKS[2]]
+    for example in out.examples:
+        assert example.meta.method == "self_instruct" and example.meta.status == "draft"
+        assert example.system and example.meta.tokens > 0 and example.meta.evolution_depth == 0
+    assert out.provenance["seed"] == 0
+    rejects = yaml.safe_load((tmp_path / "run" / "rejects.yaml").read_text(encoding="utf-8"))
+    assert [r["reasons"] for r in rejects] == [["duplicato"], ["compito_non_testuale"], ["yaml_not_mapping"]]
+    status_file = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status_file["accepted"] == 3 and status_file["state"] == "finished"
+
+
+def test_evol_instruct_records_parent_and_depth(tmp_path, proxy, serve_teacher) -> None:
+    proxy.push(replace_content(task_reply(TASKS[3])), replace_content(answer_reply(ANSWERS[3])))
+    config = make_config(tmp_path, proxy, serve_teacher, count=1, mix={"evol_instruct": 1.0})
+    generate(config)
+    (example,) = ds_mod.load(config.output).examples
+    parent = ds_mod.load(config.seed_dataset).find(example.meta.parent_id)
+    assert example.meta.method == "evol_instruct" and example.meta.evolution_depth == 1
+    assert example.meta.tags[0] in ("vincolo", "approfondisci", "concretizza", "ragionamento", "complica_input",
+                                    "ampiezza")  # fmt: skip
+    evolve_prompt = proxy.requests[0]["body"]["messages"][-1]["content"]
+    assert parent.instruction.splitlines()[0] in evolve_prompt
+
+
+def test_the_budget_stops_the_run_cleanly_and_keeps_what_was_accepted(tmp_path, proxy, serve_teacher) -> None:
+    proxy.push(*[replace_content(task_reply(TASKS[0])), replace_content(answer_reply(ANSWERS[0]))] * 3)
+    config = make_config(tmp_path, proxy, serve_teacher, count=3)
+    config.teacher = dataclasses.replace(config.teacher, budget_tokens=1400)
+    status = generate(config)
+    assert status.state == "budget"
+    assert 0 < status.accepted < 3
+    assert len(ds_mod.load(config.output).examples) == status.accepted
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_loses_nothing_duplicates_nothing_pays_nothing_twice(
+    tmp_path, proxy, serve_teacher
+) -> None:
+    config = make_config(tmp_path, proxy, serve_teacher, count=3)
+    config_path = tmp_path / "run.yaml"
+    raw = config.to_dict()
+    config_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    cli = [sys.executable, "-m", "pipeline", "generate", "--config", str(config_path)]
+    run_dir = tmp_path / "run"
+
+    # Item 0 completes; item 1's task arrives, then its answer hangs in the proxy until the process is killed.
+    proxy.push(
+        replace_content(task_reply(TASKS[0])), replace_content(answer_reply(ANSWERS[0])),
+        replace_content(task_reply(TASKS[1])), delay(600),
+    )  # fmt: skip
+    proc = subprocess.Popen(cli, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proxy.received < 4:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "the run never reached item 1's answer"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = journal(run_dir)
+    assert [r["type"] for r in before] == ["plan", "reply", "reply", "verdict", "plan", "reply"]
+
+    # The re-run asks only what was never answered: item 1's answer, then items 2 and 3 from scratch.
+    received = proxy.received
+    proxy.reset()
+    proxy.push(
+        replace_content(answer_reply(ANSWERS[1])),
+        replace_content(task_reply(TASKS[2])), replace_content(answer_reply(ANSWERS[2])),
+    )  # fmt: skip
+    done = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert received == 4
+    first_request = proxy.requests[0]["body"]["messages"][-1]["content"]
+    assert TASKS[1] in first_request and "risposta" in first_request  # the answer step, not the task step again
+    assert len(proxy.requests) == 3
+
+    out = ds_mod.load(config.output)
+    assert [e.instruction for e in out.examples] == TASKS[:3]
+    verdicts = [r for r in journal(run_dir) if r["type"] == "verdict"]
+    assert [v["item"] for v in verdicts] == [0, 1, 2]
