@@ -25,15 +25,18 @@ def build_app() -> gr.Blocks:
                 gr.Markdown(t("intro"))
             language = gr.Radio(LANGUAGES, value=DEFAULT_LANGUAGE, label=t("language"), scale=1, elem_id="language")
         table = models.render()
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab(t("tab_generate"), id="generate"):
-                generate.render()
+                open_generated, generated_name = generate.render()
             with gr.Tab(t("tab_dataset"), id="dataset"):
-                dataset.render(demo)
+                dataset_picker = dataset.render(demo)
             with gr.Tab(t("tab_train"), id="train"):
                 train.render()
             with gr.Tab(t("tab_compare"), id="compare"):
                 compare.render()
+        open_generated.click(dataset.open_named, generated_name, dataset_picker).success(
+            lambda: gr.Tabs(selected="dataset"), None, tabs
+        )
         demo.load(None, None, language, js=SHOW_SAVED_LANGUAGE_JS)
         # `input`, not `change`: only a user's click saves and reloads, not the value set on load.
         language.input(None, language, None, js=SAVE_LANGUAGE_JS)

@@ -229,8 +229,16 @@ def dataset_tokens(name: str, progress: gr.Progress = gr.Progress()) -> gr.BarPl
     return _histogram({models.DEFAULT_MODEL: counts})
 
 
-def render(demo: gr.Blocks) -> None:
-    """Lay out the tab; `demo` is the app, whose page load opens the default dataset."""
+def open_named(name: str) -> gr.Dropdown:
+    """Select `<name>.yaml` in the dataset list (after a generation wrote it)."""
+    path = editor.dataset_path(f"{(name or '').strip()}.yaml")
+    if not path.exists():
+        raise gr.Error(f"Il dataset {path.name} non esiste ancora: aspetta il primo esempio accettato.")
+    return gr.Dropdown(choices=editor.list_datasets(), value=path.name)
+
+
+def render(demo: gr.Blocks) -> gr.Dropdown:
+    """Lay out the tab; `demo` is the app, whose page load opens the default dataset. Returns the dataset picker."""
     names = editor.list_datasets()
     default = "seed_it.yaml" if "seed_it.yaml" in names else next(iter(names), None)
     with gr.Row():
@@ -325,3 +333,4 @@ def render(demo: gr.Blocks) -> None:
     tokens_btn.click(dataset_tokens, name, tokens)
     import_btn.click(import_dataset, [upload, import_format, import_name], name)
     export_btn.click(export_dataset, [name, export_format, only_approved], download)
+    return name

@@ -119,7 +119,8 @@ def poll(run_dir: str | None) -> tuple:
     return progress, reasons, usage, latest, gr.Timer(active=running)
 
 
-def render() -> None:
+def render() -> tuple[gr.Button, gr.Textbox]:
+    """Lay out the tab. Returns the "open in the Dataset tab" button and the dataset name, for the app to wire."""
     with gr.Row():
         with gr.Column():
             gr.Markdown(t("gen_teacher"))
@@ -155,6 +156,7 @@ def render() -> None:
     timer = gr.Timer(1.0, active=False)
     progress = gr.HTML()
     usage = gr.Markdown()
+    open_btn = gr.Button(t("gen_open"), size="sm", elem_id="gen-open")
     with gr.Row():
         reasons = gr.Dataframe(label=t("gen_reasons"), interactive=False, elem_id="gen-reasons")
         latest = gr.Dataframe(label=t("gen_latest"), interactive=False, wrap=True)
@@ -166,3 +168,4 @@ def render() -> None:
     resume_btn.click(resume, values, [run_dir, timer])
     stop_btn.click(stop_run, run_dir, None)
     timer.tick(poll, run_dir, [progress, reasons, usage, latest, timer])
+    return open_btn, name

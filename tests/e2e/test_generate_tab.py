@@ -57,3 +57,7 @@ def test_a_small_run_moves_the_counters_and_writes_the_dataset(page: Page, serve
     generated = ds_mod.load(app_datasets / "e2e_generato.yaml")
     assert len(generated.examples) == 4
     assert {e.meta.status for e in generated.examples} == {"draft"}
+
+    page.locator("#gen-open").click()  # the result opens in the Dataset tab
+    expect(page.locator("#ds-pick input")).to_have_value("e2e_generato.yaml")
+    expect(page.locator("#ds-table")).to_contain_text(generated.examples[0].id)
