@@ -176,3 +176,23 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_duplicates_nothing_pays_nothin
     assert [e.instruction for e in out.examples] == TASKS[:3]
     verdicts = [r for r in journal(run_dir) if r["type"] == "verdict"]
     assert [v["item"] for v in verdicts] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "generate").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_generation_config_loads_and_says_how_to_run_it(path: Path) -> None:
+    from pipeline.generate.run import load_config
+
+    config = load_config(path)
+    assert config.count > 0 and config.teacher.preset in ("local", "openai", "hf", "custom")
+    assert f"python -m pipeline generate --config configs/generate/{path.name}" in path.read_text(encoding="utf-8")
+
+
+def test_a_bad_config_names_every_field_to_fix(tmp_path: Path) -> None:
+    from pipeline.generate.run import load_config
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("output: x.txt\ncount: 0\nmix: {magia: 1}\n", encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        load_config(bad)
+    for field_name in ("`count`", "`mix`", "`output`"):
+        assert field_name in str(e.value)
