@@ -8,13 +8,14 @@ Two teachers, side by side in one run, both behind the fault-injecting proxy tha
 - local: the bundled model in a real `transformers serve` on this CPU, which generates one request at a time, so
   concurrency can only hide the latency, not the generation (the ratio printed is honest, not a target).
 The local model's replies are rarely valid Italian YAML, so for it the bench counts finished candidates per minute.
-The near-duplicate part of the issue's benchmark is `bench/generation_dedup.py`.
+Then it runs `bench/generation_dedup.py` (part b: MinHash LSH vs all-pairs ROUGE-L), unless --skip-dedup.
 """
 
 import argparse
 import os
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=32)
     parser.add_argument("--local-items", type=int, default=8)
     parser.add_argument("--latency-ms", type=int, default=300)
+    parser.add_argument("--skip-dedup", action="store_true", help="do not run bench/generation_dedup.py after")
     args = parser.parse_args()
 
     from pipeline import models
@@ -98,6 +100,9 @@ def main() -> None:
     for label, one, many, n1, n16 in rows:
         print(f"{label:<10}{one:>12.1f}{many:>12.1f}{many / one:>8.1f}   ({n1}, {n16})")
     print("target: scripted ratio >= 8")
+    if not args.skip_dedup:
+        print()
+        subprocess.run([sys.executable, str(ROOT / "bench" / "generation_dedup.py")], check=True)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ STATES = {
 }
 
 
-def _teacher(preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens) -> TeacherConfig:
+def _teacher(
+    preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens, price_in, price_out, budget
+) -> TeacherConfig:
     return TeacherConfig(
         preset=preset,
         model=model.strip(),
@@ -37,6 +39,9 @@ def _teacher(preset, model, base_url, key_env, concurrency, max_tokens, temperat
         max_tokens=int(max_tokens),
         temperature=float(temperature),
         budget_tokens=int(budget_tokens) if budget_tokens else None,
+        price_per_1k_prompt=price_in or None,
+        price_per_1k_completion=price_out or None,
+        budget_cost=budget or None,
     )
 
 
@@ -133,7 +138,11 @@ def render() -> tuple[gr.Button, gr.Textbox]:
                 concurrency = gr.Slider(1, 32, value=4, step=1, label=t("gen_concurrency"), elem_id="gen-concurrency")
                 max_tokens = gr.Number(512, precision=0, minimum=8, label=t("gen_max_tokens"), elem_id="gen-tokens")
                 temperature = gr.Slider(0, 2, value=0.7, step=0.05, label=t("gen_temperature"))
-            budget_tokens = gr.Number(0, precision=0, minimum=0, label=t("gen_budget"))
+            with gr.Row():
+                budget_tokens = gr.Number(0, precision=0, minimum=0, label=t("gen_budget"))
+                price_in = gr.Number(0, minimum=0, label=t("gen_price_in"))
+                price_out = gr.Number(0, minimum=0, label=t("gen_price_out"))
+                budget_cost = gr.Number(0, minimum=0, label=t("gen_budget_cost"))
         with gr.Column():
             gr.Markdown(t("gen_run"))
             name = gr.Textbox("generato_it", label=t("gen_name"), elem_id="gen-name")
@@ -150,8 +159,8 @@ def render() -> tuple[gr.Button, gr.Textbox]:
                 threshold = gr.Slider(1, 10, value=6, step=0.5, label=t("gen_threshold"))
             with gr.Row():
                 start_btn = gr.Button(t("gen_start"), variant="primary", elem_id="gen-start")
-                stop_btn = gr.Button(t("gen_stop"), variant="stop")
-                resume_btn = gr.Button(t("gen_resume"))
+                stop_btn = gr.Button(t("gen_stop"), variant="stop", elem_id="gen-stop")
+                resume_btn = gr.Button(t("gen_resume"), elem_id="gen-resume")
     run_dir = gr.State(None)
     timer = gr.Timer(1.0, active=False)
     progress = gr.HTML()
@@ -162,6 +171,7 @@ def render() -> tuple[gr.Button, gr.Textbox]:
         latest = gr.Dataframe(label=t("gen_latest"), interactive=False, wrap=True)
 
     teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens]
+    teacher += [price_in, price_out, budget_cost]
     values = [name, count, self_instruct, evol, orca, depth, seed, judge, threshold, *teacher]
     gr.on([preset.change, key_env.change], describe_key, [preset, key_env], key_info)
     start_btn.click(start_new, values, [run_dir, timer])

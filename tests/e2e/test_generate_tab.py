@@ -61,3 +61,30 @@ def test_a_small_run_moves_the_counters_and_writes_the_dataset(page: Page, serve
     page.locator("#gen-open").click()  # the result opens in the Dataset tab
     expect(page.locator("#ds-pick input")).to_have_value("e2e_generato.yaml")
     expect(page.locator("#ds-table")).to_contain_text(generated.examples[0].id)
+
+
+def test_stop_then_resume_finishes_the_same_run(page: Page, serve_teacher, app_datasets: Path) -> None:
+    with FaultProxy(serve_teacher.base_url) as proxy:
+        proxy.responder = scripted_teacher()
+        proxy.latency_ms = 400
+
+        page.get_by_role("tab", name=IT["tab_generate"]).click()
+        page.locator("#gen-preset").get_by_label("custom").check()
+        fill(page, "gen-url", proxy.base_url)
+        page.get_by_label(IT["gen_model"]).fill(serve_teacher.model)
+        fill(page, "gen-name", "e2e_fermato")
+        fill(page, "gen-count", "5")
+        fill(page, "gen-concurrency", "1")
+        page.locator("#gen-start").click()
+        expect(page.locator("#gen-accepted")).to_have_text("1", timeout=60_000)
+        page.locator("#gen-stop").click()
+        expect(page.get_by_text("⏹️ fermata")).to_be_visible(timeout=60_000)
+        stopped_at = int(page.locator("#gen-accepted").inner_text())
+        assert 1 <= stopped_at < 5
+
+        page.locator("#gen-resume").click()
+        expect(page.get_by_text("✅ finita")).to_be_visible(timeout=120_000)
+        expect(page.locator("#gen-accepted")).to_have_text("5")
+
+    generated = ds_mod.load(app_datasets / "e2e_fermato.yaml")
+    assert len({e.id for e in generated.examples}) == len(generated.examples) == 5
