@@ -100,6 +100,7 @@ def test_a_run_accepts_rejects_by_reason_and_writes_a_valid_dataset(tmp_path, pr
     assert [e.instruction for e in out.examples] == [TASKS[0], TASKS[1], TASKS[2]]
     for example in out.examples:
         assert example.meta.method == "self_instruct" and example.meta.status == "draft"
+        assert example.meta.teacher_model == serve_teacher.model
         assert example.system and example.meta.tokens > 0 and example.meta.evolution_depth == 0
     assert out.provenance["seed"] == 0
     rejects = yaml.safe_load((tmp_path / "run" / "rejects.yaml").read_text(encoding="utf-8"))

@@ -176,6 +176,8 @@ class Run:
         self.seed = [e for e in seed.examples if e.meta.status == "approved"] or seed.examples
         self.teacher = None
         self.status = Status(target=config.count, output=str(config.output))
+        local = config.teacher.preset == "local" and not config.teacher.model
+        self.teacher_name = config.local_model if local else config.teacher.model
         from pipeline.generate.dedup import Deduplicator
 
         self.dedup = Deduplicator()
@@ -239,7 +241,7 @@ class Run:
         plan = self.plan(item)
         pool = self.pool()
         method = plan["method"]
-        meta = Meta(method=method, status="draft", language="it", teacher_model=self.config.teacher.model or None)
+        meta = Meta(method=method, status="draft", language="it", teacher_model=self.teacher_name)
         if method == "self_instruct":
             shown = [pool[i] for i in plan["examples"] if i in pool]
             task = await self.ask(
@@ -329,7 +331,7 @@ class Run:
         provenance = {
             "method": "generate",
             "seed_dataset": str(self.config.seed_dataset),
-            "teacher": {"preset": self.config.teacher.preset, "model": self.config.teacher.model},
+            "teacher": {"preset": self.config.teacher.preset, "model": self.teacher_name},
             "seed": self.config.seed,
             "mix": self.config.mix,
             "created_by": "python -m pipeline generate",

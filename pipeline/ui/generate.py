@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pipeline import editor
+from pipeline import editor, models
 from pipeline.generate.run import GenerationConfig, read_status, request_stop, start
 from pipeline.teacher import PRESETS, TeacherConfig, key_status
 from pipeline.ui.common import user_errors
@@ -54,12 +54,13 @@ def describe_key(preset: str, key_env: str) -> str:
     return key_status(config)
 
 
-def _config(name, count, si, ev, orca, depth, seed, judge, threshold, *teacher) -> GenerationConfig:
+def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshold, *teacher) -> GenerationConfig:
     if not (name or "").strip():
         raise gr.Error("Scegli un nome per il dataset da generare (campo 'nome').")
     try:
         return GenerationConfig(
             output=str(editor.dataset_path(f"{name.strip()}.yaml")),
+            local_model=local_model.strip() or models.DEFAULT_MODEL,
             count=int(count),
             mix={"self_instruct": si, "evol_instruct": ev, "orca": orca},
             max_depth=int(depth),
@@ -130,6 +131,7 @@ def render() -> tuple[gr.Button, gr.Textbox]:
         with gr.Column():
             gr.Markdown(t("gen_teacher"))
             preset = gr.Radio(list(PRESETS), value="local", label=t("gen_preset"), elem_id="gen-preset")
+            local_model = gr.Textbox(models.DEFAULT_MODEL, label=t("gen_local_model"))
             model = gr.Textbox(label=t("gen_model"), placeholder="gpt-4o-mini · meta-llama/Llama-3.1-8B-Instruct")
             base_url = gr.Textbox(label=t("gen_base_url"), placeholder="http://localhost:11434/v1", elem_id="gen-url")
             key_env = gr.Textbox(label=t("gen_key_env"), placeholder="OPENAI_API_KEY")
@@ -172,7 +174,7 @@ def render() -> tuple[gr.Button, gr.Textbox]:
 
     teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens]
     teacher += [price_in, price_out, budget_cost]
-    values = [name, count, self_instruct, evol, orca, depth, seed, judge, threshold, *teacher]
+    values = [name, local_model, count, self_instruct, evol, orca, depth, seed, judge, threshold, *teacher]
     gr.on([preset.change, key_env.change], describe_key, [preset, key_env], key_info)
     start_btn.click(start_new, values, [run_dir, timer])
     resume_btn.click(resume, values, [run_dir, timer])
