@@ -26,14 +26,9 @@ the old one only once complete, and a save based on an older revision than the f
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import re
-import secrets
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
@@ -42,6 +37,7 @@ from typing import Any
 import yaml
 
 from pipeline.config import bottega_home
+from pipeline.files import atomic_write, exclusive_lock
 
 SCHEMA_VERSION = 1
 STATUSES = ("draft", "approved", "rejected")
@@ -423,30 +419,6 @@ def create(path: str | Path, dataset: Dataset) -> str:
     return save(dataset, path)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    # 0o666 lets the umask decide the mode of a new file, as for any file the user creates.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if path.exists():  # keep the mode of the file being replaced
-                os.fchmod(f.fileno(), path.stat().st_mode & 0o777)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def revision(path: str | Path) -> str | None:
     """The revision of the file now on disk, or None if there is no file."""
     path = Path(path)
@@ -457,19 +429,11 @@ def _revision(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path):
     """Serialise check-and-write between processes saving the same file. The lock lives under BOTTEGA_HOME, not
     next to the dataset, and not on the file itself, which each save replaces with a new one."""
-    locks = bottega_home() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
-    with open(locks / f"{key}.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return exclusive_lock(bottega_home() / "locks" / f"{key}.lock")
 
 
 def _leading_comment(text: str) -> str:

@@ -44,10 +44,10 @@ from pipeline.dataset import (
     DatasetError,
     Example,
     Meta,
-    atomic_write,
     to_messages,
     validate,
 )
+from pipeline.files import atomic_write
 
 if TYPE_CHECKING:
     import datasets

@@ -15,7 +15,6 @@ killed half-way never leaves a folder that loads half a model; the next call cle
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -24,13 +23,12 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.config import bottega_home
+from pipeline.files import exclusive_lock, fsync
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 # Written last inside the temporary folder: a folder without it was never completed.
@@ -114,7 +112,7 @@ def prepare(name: str = DEFAULT_MODEL) -> Path:
     if is_ready(name):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(target.parent / f".{name}.lock"):
+    with exclusive_lock(target.parent / f".{name}.lock"):
         if is_ready(name):  # another process finished while we waited for the lock
             return target
         # Holding the lock, anything half-written is a leftover of a killed process.
@@ -126,7 +124,7 @@ def prepare(name: str = DEFAULT_MODEL) -> Path:
             _materialise(model, partial)
             _fsync_tree(partial)
             os.replace(partial, target)
-            _fsync(target.parent)
+            fsync(target.parent)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
@@ -191,30 +189,12 @@ def _from_hub(repo_id: str) -> Path:
         ) from e
 
 
-@contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(folder: Path) -> None:
     """Flush every file and the folder itself, so the rename never publishes data still in the page cache."""
     for p in folder.rglob("*"):
         if p.is_file():
-            _fsync(p)
-    _fsync(folder)
+            fsync(p)
+    fsync(folder)
 
 
 def _sha256(path: Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import dataset
+from pipeline import dataset, files
 from pipeline.dataset import Dataset, DatasetError, Example, Meta, StaleRevisionError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -392,7 +392,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path: Pat
     def disk_error(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(dataset.os, failing, disk_error)
+    monkeypatch.setattr(files.os, failing, disk_error)
     with pytest.raises(OSError, match="No space left"):
         dataset.save(loaded, path)
     monkeypatch.undo()

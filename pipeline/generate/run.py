@@ -29,6 +29,7 @@ import yaml
 from pipeline import dataset as ds_mod
 from pipeline.config import bottega_home
 from pipeline.dataset import Dataset, Example, Meta
+from pipeline.files import atomic_write
 from pipeline.generate import prompts
 from pipeline.generate.filters import FilterConfig
 from pipeline.teacher import TeacherConfig
@@ -323,7 +324,7 @@ class Run:
         costs = [r["cost"] for r in replies if r.get("cost") is not None]
         self.status.cost = sum(costs) if costs else None
         self.status.latest = [v["example"] for v in self._accepted()[-5:]]
-        ds_mod.atomic_write(self.dir / "status.json", json.dumps(dataclasses.asdict(self.status), indent=1).encode())
+        atomic_write(self.dir / "status.json", json.dumps(dataclasses.asdict(self.status), indent=1).encode())
 
     def write_outputs(self) -> None:
         """The output dataset and the rejects file, both derived from the journal."""
@@ -351,7 +352,7 @@ class Run:
             if not v["accepted"]
         ]
         text = yaml.safe_dump(rejects, allow_unicode=True, sort_keys=False, width=1_000_000)
-        ds_mod.atomic_write(self.dir / "rejects.yaml", text.encode("utf-8"))
+        atomic_write(self.dir / "rejects.yaml", text.encode("utf-8"))
 
     def stop_requested(self) -> bool:
         return (self.dir / "STOP").exists()
@@ -427,7 +428,7 @@ class _Rejected(Exception):
 def save_config(config: GenerationConfig) -> Path:
     """The run's config, seed included, next to its journal."""
     path = config.run_path / "config.yaml"
-    ds_mod.atomic_write(path, yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False).encode("utf-8"))
+    atomic_write(path, yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False).encode("utf-8"))
     return path
 
 
@@ -440,7 +441,7 @@ def start(config: GenerationConfig) -> Path:
     run_dir = config.run_path
     config_path = save_config(config)
     (run_dir / "STOP").unlink(missing_ok=True)
-    ds_mod.atomic_write(run_dir / "status.json", json.dumps({**dataclasses.asdict(Status(target=config.count)),
+    atomic_write(run_dir / "status.json", json.dumps({**dataclasses.asdict(Status(target=config.count)),
                                                              "state": "starting"}).encode())  # fmt: skip
     proc = launch(["generate", "--config", str(config_path)], run_dir / "log.txt")
     (run_dir / "pid").write_text(str(proc.pid))

@@ -29,19 +29,24 @@ def fill(page: Page, elem_id: str, value: str) -> None:
     field.press("Enter")
 
 
+def start_run(page: Page, base_url: str, model: str, name: str, count: int) -> None:
+    """Fill the Genera tab for a custom teacher at `base_url`, one request at a time, and press Avvia."""
+    page.get_by_role("tab", name=IT["tab_generate"]).click()
+    page.locator("#gen-preset").get_by_label("custom").check()
+    fill(page, "gen-url", base_url)
+    page.get_by_label(IT["gen_model"], exact=True).fill(model)
+    fill(page, "gen-name", name)
+    fill(page, "gen-count", str(count))
+    fill(page, "gen-concurrency", "1")
+    page.locator("#gen-start").click()
+
+
 def test_a_small_run_moves_the_counters_and_writes_the_dataset(page: Page, serve_teacher, app_datasets: Path) -> None:
     with FaultProxy(serve_teacher.base_url) as proxy:
         proxy.responder = scripted_teacher()
         proxy.latency_ms = 400  # slow enough for the page to see the counters between items
 
-        page.get_by_role("tab", name=IT["tab_generate"]).click()
-        page.locator("#gen-preset").get_by_label("custom").check()
-        fill(page, "gen-url", proxy.base_url)
-        page.get_by_label(IT["gen_model"], exact=True).fill(serve_teacher.model)
-        fill(page, "gen-name", "e2e_generato")
-        fill(page, "gen-count", "4")
-        fill(page, "gen-concurrency", "1")
-        page.locator("#gen-start").click()
+        start_run(page, proxy.base_url, serve_teacher.model, "e2e_generato", 4)
 
         accepted = page.locator("#gen-accepted")
         seen = set()
@@ -68,14 +73,7 @@ def test_stop_then_resume_finishes_the_same_run(page: Page, serve_teacher, app_d
         proxy.responder = scripted_teacher()
         proxy.latency_ms = 400
 
-        page.get_by_role("tab", name=IT["tab_generate"]).click()
-        page.locator("#gen-preset").get_by_label("custom").check()
-        fill(page, "gen-url", proxy.base_url)
-        page.get_by_label(IT["gen_model"], exact=True).fill(serve_teacher.model)
-        fill(page, "gen-name", "e2e_fermato")
-        fill(page, "gen-count", "5")
-        fill(page, "gen-concurrency", "1")
-        page.locator("#gen-start").click()
+        start_run(page, proxy.base_url, serve_teacher.model, "e2e_fermato", 5)
         expect(page.locator("#gen-accepted")).to_have_text("1", timeout=60_000)
         page.locator("#gen-stop").click()
         expect(page.get_by_text("⏹️ fermata")).to_be_visible(timeout=60_000)
