@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline import dataset as ds_mod
 from pipeline.config import datasets_dir
-from pipeline.dataset import Dataset, DatasetError, Example, Meta, StaleRevisionError
+from pipeline.dataset import Dataset, DatasetError, Example, Meta
 
 ALL = ""  # the "any value" choice of a filter
 
@@ -65,12 +65,10 @@ def filter_examples(
 
 
 def apply(path: Path, revision: str | None, change: Callable[[Dataset], object]) -> Dataset:
-    """Load, refuse if the file moved on from `revision`, apply `change`, save. Returns the saved dataset."""
+    """Load, apply `change`, save. `save` refuses (StaleRevisionError) if the file moved on from `revision`, the one
+    the editor last saw. Returns the saved dataset."""
     dataset = ds_mod.load(path)
-    if dataset.revision != revision:
-        raise StaleRevisionError(
-            [f"il file '{path.name}' è cambiato da quando l'hai aperto: ricarica il dataset e rifai la modifica"]
-        )
+    dataset.revision = revision
     change(dataset)
     ds_mod.save(dataset, path)
     return dataset

@@ -3,8 +3,10 @@
 Subprocesses always log to a file, never to a pipe nobody reads (a full pipe blocks the child).
 """
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -35,9 +37,6 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
 def launch(args: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
     """Start a CLI command as a detached process (its own session: closing the app does not kill it) that logs to
     `log_path`. The caller follows the job through the files it writes, not through pipes."""
-    import os
-    import sys
-
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(

@@ -181,10 +181,12 @@ class Run:
         self.teacher_name = config.local_model if local else config.teacher.model
         from pipeline.generate.dedup import Deduplicator
 
+        # Accepted examples by item, kept as the run goes (a resumed run starts from the journal's).
+        self.accepted = {v["item"]: _example(v["example"]) for v in self._accepted()}
         self.dedup = Deduplicator()
         self.dedup.extend((e.id, e.instruction) for e in self.seed)
         # A resumed run remembers what it accepted before, exactly as it was (no re-check).
-        self.dedup.extend((v["example"]["id"], v["example"]["instruction"]) for v in self._accepted())
+        self.dedup.extend((e.id, e.instruction) for e in self.accepted.values())
         self._lock = asyncio.Lock()
 
     def _accepted(self) -> list[dict]:
@@ -192,8 +194,7 @@ class Run:
 
     def pool(self) -> dict[str, Example]:
         """Seed and accepted examples by id: the parents evolutions and ORCA answers draw from."""
-        accepted = {v["example"]["id"]: _example(v["example"]) for v in self._accepted()}
-        return {**{e.id: e for e in self.seed}, **accepted}
+        return {e.id: e for e in [*self.seed, *self.accepted.values()]}
 
     def plan(self, item: int) -> dict:
         """The item's method and choices: from the journal if it was planned before, otherwise drawn now."""
@@ -306,6 +307,8 @@ class Run:
                 {"type": "verdict", "item": item, "accepted": not reasons, "reasons": reasons,
                  "example": _example_dict(candidate)}
             )  # fmt: skip
+            if not reasons:
+                self.accepted[item] = candidate
             self.refresh_status()
             if not reasons and self.status.accepted % 10 == 0:
                 self.write_outputs()
@@ -328,7 +331,7 @@ class Run:
 
     def write_outputs(self) -> None:
         """The output dataset and the rejects file, both derived from the journal."""
-        accepted = [_example(v["example"]) for v in self._accepted()]
+        accepted = [self.accepted[i] for i in sorted(self.accepted)]
         provenance = {
             "method": "generate",
             "seed_dataset": str(self.config.seed_dataset),
@@ -440,7 +443,6 @@ def start(config: GenerationConfig) -> Path:
 
     run_dir = config.run_path
     config_path = save_config(config)
-    (run_dir / "STOP").unlink(missing_ok=True)
     atomic_write(run_dir / "status.json", json.dumps({**dataclasses.asdict(Status(target=config.count)),
                                                              "state": "starting"}).encode())  # fmt: skip
     proc = launch(["generate", "--config", str(config_path)], run_dir / "log.txt")

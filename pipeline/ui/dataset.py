@@ -4,6 +4,7 @@ Every change goes through `pipeline.editor`, which reloads the file, refuses it 
 last saw it, and saves atomically. The page keeps only the revision it last saw.
 """
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def _form_changes(instruction, input_, output, system, tags, status, category) -
 
 def _view(dataset: ds_mod.Dataset, *filters) -> tuple:
     """What every action refreshes: the revision, the filtered table and the filters' choices."""
-    values = lambda attr: sorted({getattr(e.meta, attr) or "" for e in dataset.examples} - {""})  # noqa: E731
+
+    def values(attr: str) -> list[str]:
+        return sorted({getattr(e.meta, attr) or "" for e in dataset.examples} - {""})
+
     return (
         dataset.revision,
         _table(editor.filter_examples(dataset, *filters)),
@@ -120,19 +124,15 @@ def save_example(name, revision, example_id, *rest) -> tuple:
 
 @user_errors
 def add(name, revision, category, *filters) -> tuple:
-    created = []
-    result_of = lambda d: created.append(editor.add_example(d, category or None))  # noqa: E731
-    dataset = editor.apply(editor.dataset_path(name), revision, result_of)
-    return (*_view(dataset, *filters), *_form(created[0]))
+    dataset = editor.apply(editor.dataset_path(name), revision, lambda d: editor.add_example(d, category or None))
+    return (*_view(dataset, *filters), *_form(dataset.examples[-1]))  # a new example goes last
 
 
 @user_errors
 def duplicate(name, revision, example_id, *filters) -> tuple:
-    created = []
-    dataset = editor.apply(
-        editor.dataset_path(name), revision, lambda d: created.append(editor.duplicate_example(d, example_id))
-    )
-    return (*_view(dataset, *filters), *_form(created[0]))
+    dataset = editor.apply(editor.dataset_path(name), revision, lambda d: editor.duplicate_example(d, example_id))
+    source = next(i for i, e in enumerate(dataset.examples) if e.id == example_id)
+    return (*_view(dataset, *filters), *_form(dataset.examples[source + 1]))  # the copy follows its source
 
 
 @user_errors
@@ -189,8 +189,6 @@ def export_dataset(name: str, fmt: str, only_approved: bool) -> str:
     suffix = {"alpaca-jsonl": ".jsonl", "messages-jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}[fmt]
     out = formats.export(dataset, out_dir / f"{Path(name).stem}{suffix}", fmt, only_approved=only_approved)
     if out.is_dir():  # a datasets folder downloads as one zip
-        import shutil
-
         return shutil.make_archive(str(out), "zip", out)
     return str(out)
 

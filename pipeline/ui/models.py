@@ -3,6 +3,7 @@
 import gradio as gr
 
 from pipeline import models
+from pipeline.ui.common import user_errors
 from pipeline.ui.i18n import t
 
 
@@ -10,11 +11,9 @@ def models_table() -> list[list]:
     return [[m.name, m.ready, str(m.path)] for m in models.list_models()]
 
 
+@user_errors
 def prepare_model(name: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[list]:
-    try:
-        models.prepare(name)
-    except models.ModelError as e:
-        raise gr.Error(str(e)) from e
+    models.prepare(name)
     return models_table()
 
 

@@ -59,5 +59,5 @@ def test_a_save_over_a_newer_file_is_refused_in_the_page(page: Page, app_dataset
 
     page.locator("#ds-output textarea").fill("Cambiato dalla pagina, che non sa dell'altro.")
     page.locator("#ds-save").click()
-    expect(page.get_by_text("è cambiato da quando l'hai aperto")).to_be_visible()
+    expect(page.get_by_text("è stato modificato da qualcun altro dopo che l'hai aperto")).to_be_visible()
     assert ds_mod.load(path).find("it-storia-002").output == "Cambiato da un altro editor."
