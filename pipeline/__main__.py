@@ -8,6 +8,8 @@
     python -m pipeline dataset import alpaca.jsonl --out datasets_yaml/mio.yaml
     python -m pipeline dataset convert datasets_yaml/seed_it.yaml --to messages-jsonl --out seed.jsonl
     python -m pipeline generate --config run.yaml
+    python -m pipeline train --config configs/train/smollm2-cpu.yaml [--check | --detach]
+    python -m pipeline train --resume RUN_DIR | --stop RUN_DIR | --list
 
 Errors the user can fix (a bad name, a bad file, no network) print what to do and exit with 2.
 """
@@ -15,6 +17,7 @@ Errors the user can fix (a bad name, a bad file, no network) print what to do an
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -92,6 +95,58 @@ def _generate(args: argparse.Namespace) -> int:
     return 0 if status.state in ("finished", "stopped") else 2
 
 
+def _train(args: argparse.Namespace) -> int:
+    from pipeline.train import runs
+    from pipeline.train.config import load_config
+
+    if args.list:
+        for row in runs.list_runs():
+            loss = f"{row['loss']:.4f}" if isinstance(row.get("loss"), float) else "-"
+            print(f"{row['name']}\t{row.get('state', '?')}\tpasso {row.get('step', 0)}/{row.get('max_steps', '?')}"
+                  f"\tloss {loss}\t{row['dir']}")  # fmt: skip
+        return 0
+    if args.stop:
+        runs.stop(args.stop)
+        print(f"Richiesta di stop inviata a {args.stop}: salverà un checkpoint e si fermerà.")
+        return 0
+    if args.check:
+        return _train_check(load_config(args.config))
+    if args.detach:
+        run_dir = runs.resume(args.resume) if args.resume else runs.start(load_config(args.config))
+        print(run_dir)
+        return 0
+    from pipeline.train.run import resume, train
+
+    status = resume(args.resume) if args.resume else train(load_config(args.config))
+    print(f"{status['state']}: passo {status.get('step')}/{status.get('max_steps')}, loss {status.get('loss')}")
+    if status.get("message"):
+        print(status["message"])
+    return 0 if status["state"] in ("finished", "stopped") else 2
+
+
+def _train_check(config) -> int:
+    from pipeline.train.check import inspect, preflight
+
+    problems = preflight(config)
+    for problem in problems:
+        print(f"- {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    found = inspect(config)
+    print(f"modello: {found.model_dir}")
+    print(f"esempi: {found.train_examples} per l'addestramento, {found.eval_examples} per la valutazione")
+    for i, preview in enumerate(found.previews, 1):
+        print(f"\n--- esempio {i}: {preview.trained}/{preview.tokens} token addestrati, "
+              f"fine turno addestrato: {'sì' if preview.eot_trained else 'NO'} ---")  # fmt: skip
+        print("".join(f"[[{text}]]" if trained else text for text, trained in preview.segments))
+    print("\n" + found.tokenizer.summary_it())
+    for name, value in found.memory.table():
+        print(f"{name}\t{value}")
+    for advice in found.memory.advice:
+        print(f"consiglio: {advice}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline", description="Bottega: rendi gli LLM aperti più bravi in italiano."
@@ -132,11 +187,24 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="genera esempi con un modello insegnante (riprende se interrotta)")
     generate.add_argument("--config", required=True, type=Path, help="il file YAML della generazione")
     generate.set_defaults(func=_generate)
+
+    train = commands.add_parser("train", help="addestra un adattatore LoRA/QLoRA (riprendibile)")
+    what = train.add_mutually_exclusive_group(required=True)
+    what.add_argument("--config", type=Path, help="il file YAML dell'addestramento")
+    what.add_argument("--resume", type=Path, metavar="RUN_DIR", help="riprende una run dall'ultimo checkpoint")
+    what.add_argument("--stop", type=Path, metavar="RUN_DIR", help="chiede a una run di salvare e fermarsi")
+    what.add_argument("--list", action="store_true", help="elenca le run")
+    train.add_argument("--check", action="store_true", help="mostra template, token e memoria; non addestra")
+    train.add_argument("--detach", action="store_true", help="avvia in background e stampa la cartella della run")
+    train.set_defaults(func=_train)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # OpenMP threads that spin while waiting make torch many times slower when another process (the app, a second
+    # rank, a test) shares the cores; passive waiting costs little when the cores are free. Read when torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         return args.func(args) or 0
     except (models.ModelError, dataset.DatasetError, ValueError) as e:

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -47,3 +48,16 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def try_lock(path: Path) -> IO | None:
+    """Take an exclusive lock on `path` without waiting: the open file (keep it to hold the lock; the lock goes
+    when it is closed or the process dies), or None if another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "w")  # noqa: SIM115 - the caller keeps it open to hold the lock
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f

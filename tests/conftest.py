@@ -15,6 +15,8 @@ from pipeline.jobs import free_port, wait_for_http
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# Training in the test process shares the cores with servers and jobs: see pipeline/__main__.py.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -445,40 +445,8 @@ def start(config: GenerationConfig) -> Path:
     config_path = save_config(config)
     atomic_write(run_dir / "status.json", json.dumps({**dataclasses.asdict(Status(target=config.count)),
                                                              "state": "starting"}).encode())  # fmt: skip
-    proc = launch(["generate", "--config", str(config_path)], run_dir / "log.txt")
-    (run_dir / "pid").write_text(str(proc.pid))
+    launch(["generate", "--config", str(config_path)], run_dir / "log.txt", pid_file=run_dir / "pid")
     return run_dir
-
-
-def request_stop(run_dir: Path) -> None:
-    """Ask a running job to stop after the items in flight; it journals them and writes its outputs."""
-    (run_dir / "STOP").touch()
-
-
-def read_status(run_dir: Path) -> dict:
-    """The job's last status, and whether its process is still alive (a killed job says "running" forever)."""
-    try:
-        status = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    if status.get("state") in ("running", "starting") and not _alive(run_dir):
-        status["state"] = "interrupted"
-    return status
-
-
-def _alive(run_dir: Path) -> bool:
-    try:
-        pid = int((run_dir / "pid").read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    # A finished child that nobody waited for lingers as a zombie: it counts as dead.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (FileNotFoundError, IndexError):
-        return True
 
 
 def _text(value: Any) -> str:

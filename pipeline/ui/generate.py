@@ -11,7 +11,8 @@ import gradio as gr
 import pandas as pd
 
 from pipeline import editor, models
-from pipeline.generate.run import GenerationConfig, read_status, request_stop, start
+from pipeline.generate.run import GenerationConfig, start
+from pipeline.jobs import read_status, request_stop
 from pipeline.teacher import PRESETS, TeacherConfig, key_status
 from pipeline.ui.common import user_errors
 from pipeline.ui.i18n import t

@@ -1,0 +1,75 @@
+"""The model card draft written next to a trained adapter (README.md, Hugging Face format)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.train.config import TrainConfig
+
+_HYPER = (
+    "lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_dora", "use_rslora", "qlora", "max_length",
+    "packing", "assistant_only_loss", "epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio",
+    "batch_size", "grad_accum", "neftune_alpha", "seed",
+)  # fmt: skip
+
+
+def render_card(config: TrainConfig, status: dict, metrics: list[dict]) -> str:
+    """Card text: metadata block validated by huggingface_hub, then what, how, results, intended use (Italian
+    first, since the users are Italian)."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    base = config.model if "/" in config.model else f"HuggingFaceTB/SmolLM2-135M-Instruct ({config.model})"
+    base_id = config.model if "/" in config.model else "HuggingFaceTB/SmolLM2-135M-Instruct"
+    data = ModelCardData(
+        language=["it"],
+        license="apache-2.0",
+        library_name="peft",
+        base_model=base_id,
+        pipeline_tag="text-generation",
+        tags=["bottega", "lora", "sft", "trl", "italian"] + (["qlora"] if config.qlora else []),
+    )
+    losses = [m["loss"] for m in metrics if "loss" in m]
+    evals = [m["eval_loss"] for m in metrics if "eval_loss" in m]
+    results = [f"- passi: {status.get('step', '?')}", f"- esempi di addestramento: {status.get('examples', '?')}"]
+    if losses:
+        results.append(f"- loss di addestramento: {losses[0]:.3f} → {losses[-1]:.3f}")
+    if evals:
+        results.append(f"- loss di valutazione (held-out): {evals[0]:.3f} → {evals[-1]:.3f}")
+    hyper = "\n".join(f"| {name} | {getattr(config, name)} |" for name in _HYPER)
+    content = f"""---
+{data.to_yaml()}
+---
+
+# {config.name}
+
+Adattatore LoRA di **{base}** addestrato con Bottega per rispondere meglio in italiano.
+*LoRA adapter of {base}, fine-tuned with Bottega to answer better in Italian.*
+
+## Dati · Data
+Dataset: `{config.dataset}` ({"solo esempi approvati" if config.only_approved else "tutti gli esempi"}),
+{config.eval_share:.0%} tenuto da parte per la valutazione. La loss è calcolata solo sulle risposte
+dell'assistente: {"sì" if config.assistant_only_loss else "no"}.
+
+## Iperparametri · Hyperparameters
+| campo | valore |
+|---|---|
+{hyper}
+
+## Risultati · Results
+{chr(10).join(results)}
+
+## Uso previsto · Intended use
+Ricerca e prototipi di assistenti in italiano. Non è valutato per usi medici, legali o finanziari;
+controlla le risposte prima di usarle. *Research and prototyping of Italian assistants; not evaluated for
+high-stakes use.*
+"""
+    ModelCard(content)  # raises if the metadata block is malformed
+    return content
+
+
+def write_card(config: TrainConfig, adapter: Path, status: dict, metrics: list[dict]) -> Path:
+    from pipeline.files import atomic_write
+
+    path = adapter / "README.md"
+    atomic_write(path, render_card(config, status, metrics).encode("utf-8"))
+    return path

@@ -1,0 +1,186 @@
+"""What the model is trained on: conversations from a dataset, rendered with the model's chat template, and the
+label mask that decides which tokens carry loss.
+
+The mask is found by rendering prefixes of each conversation: the tokens an assistant turn adds after the
+generation prompt (`<|im_start|>assistant\\n` for ChatML) up to its end-of-turn token are trained; system, user and
+template tokens are not. This works for any prefix-preserving template, which TRL's `{% generation %}` markers do
+not (SmolLM2's template has none, and TRL cannot patch it).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline import dataset as yaml_dataset
+from pipeline import formats
+
+if TYPE_CHECKING:
+    import datasets
+
+    from pipeline.train.config import TrainConfig
+
+IGNORE = -100
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>'"
+    " + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+class TemplateError(ValueError):
+    """The chat template cannot be used for training as it is."""
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def trained(self) -> int:
+        return sum(label != IGNORE for label in self.labels)
+
+
+def load_conversations(config: TrainConfig) -> list[list[dict[str, str]]]:
+    """The dataset as chat conversations: a YAML file (approved examples only when `only_approved`), a folder saved
+    with `save_to_disk`, or a Hub dataset id."""
+    source = Path(config.dataset)
+    if source.suffix in (".yaml", ".yml"):
+        rows = formats.to_hf_dataset(yaml_dataset.load(source), only_approved=config.only_approved)
+        return [list(r["messages"]) for r in rows]
+    if source.exists():
+        imported = formats.import_file(source, "hf", name=source.stem)
+    else:
+        imported = formats.import_file(_download(config.dataset, config.split), "hf", name="hub")
+    return [yaml_dataset.to_messages(e) for e in imported.examples]
+
+
+def _download(repo_id: str, split: str) -> Path:
+    """A Hub dataset's split, as a local parquet file that the `hf` importer reads."""
+    import datasets
+    from huggingface_hub import constants
+
+    try:
+        loaded = datasets.load_dataset(repo_id, split=split)
+    except Exception as e:  # datasets raises many kinds when offline or on a bad id
+        offline = " (modalità offline: HF_HUB_OFFLINE=1)" if constants.HF_HUB_OFFLINE else ""
+        raise ValueError(
+            f"`dataset`: non riesco a caricare '{repo_id}' (split '{split}') dall'Hub{offline}: {e}. "
+            "Controlla l'id e la connessione, oppure indica un file YAML locale."
+        ) from e
+    from pipeline.config import bottega_home
+
+    path = bottega_home() / "cache" / "hub-datasets" / f"{repo_id.replace('/', '--')}-{split}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    loaded.to_parquet(str(path))
+    return path
+
+
+def split(conversations: list, eval_share: float, seed: int) -> tuple[list, list]:
+    """A seeded train/eval split; no eval set when the share would leave it empty."""
+    order = list(range(len(conversations)))
+    random.Random(seed).shuffle(order)
+    n_eval = int(len(order) * eval_share)
+    if eval_share > 0 and n_eval == 0 and len(order) >= 10:
+        n_eval = 1
+    held = set(order[:n_eval])
+    return [c for i, c in enumerate(conversations) if i not in held], [conversations[i] for i in sorted(held)]
+
+
+def apply_template(tokenizer: Any, choice: str | None, model: str) -> None:
+    """Set the template the run uses; refuse a model without one unless the user picked one."""
+    if choice == "chatml":
+        tokenizer.chat_template = CHATML
+    elif choice:
+        path = Path(choice)
+        if not path.is_file():
+            raise TemplateError(f'`chat_template`: il file {choice!r} non esiste; usa "chatml" o un file .jinja')
+        tokenizer.chat_template = path.read_text(encoding="utf-8")
+    elif not tokenizer.chat_template:
+        raise TemplateError(
+            f"Il modello '{model}' non ha un chat template: scegline uno con `chat_template: chatml` "
+            "o con il percorso di un file .jinja."
+        )
+
+
+def end_of_turn_ids(tokenizer: Any, generation_eos: int | list[int] | None = None) -> set[int]:
+    """Token ids that end an assistant turn: the tokenizer's EOS and the generation config's EOS ids."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    if generation_eos is not None:
+        ids |= set(generation_eos if isinstance(generation_eos, list) else [generation_eos])
+    return ids
+
+
+def _render(tokenizer: Any, messages: list[dict], generation_prompt: bool = False) -> list[int]:
+    return list(
+        tokenizer.apply_chat_template(
+            messages, tokenize=True, add_generation_prompt=generation_prompt, return_dict=True
+        )["input_ids"]
+    )
+
+
+def encode(tokenizer: Any, messages: list[dict], eot_ids: set[int], assistant_only: bool = True) -> Encoded:
+    """Token ids and labels for one conversation; with `assistant_only`, only assistant turns (up to and including
+    their end-of-turn token) are trained."""
+    ids = _render(tokenizer, messages)
+    if not assistant_only:
+        return Encoded(ids, list(ids))
+    labels = [IGNORE] * len(ids)
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        start = len(_render(tokenizer, messages[:i], generation_prompt=True)) if i else 0
+        upto = _render(tokenizer, messages[: i + 1])
+        if ids[: len(upto)] != upto or start > len(upto):
+            raise TemplateError(
+                "Il chat template non rende i turni in modo incrementale (il prefisso di una conversazione cambia "
+                "quando si aggiunge un turno): non posso mascherare i prompt. Scegli `chat_template: chatml` "
+                "oppure disattiva `assistant_only_loss`."
+            )
+        end = len(upto)
+        # Keep the end-of-turn token, drop what the template adds after it (a newline, usually).
+        eot = [j for j in range(start, end) if ids[j] in eot_ids]
+        if eot:
+            end = eot[-1] + 1
+        labels[start:end] = ids[start:end]
+    return Encoded(ids, labels)
+
+
+def tokenize(tokenizer: Any, conversations: list, eot_ids: set[int], assistant_only: bool) -> datasets.Dataset:
+    """Pre-tokenized rows (`input_ids`, `labels`) as TRL's SFTTrainer takes them: it truncates and packs them."""
+    import datasets
+
+    rows = [encode(tokenizer, c, eot_ids, assistant_only) for c in conversations]
+    return datasets.Dataset.from_dict({"input_ids": [r.input_ids for r in rows], "labels": [r.labels for r in rows]})
+
+
+@dataclass
+class Preview:
+    """One rendered example, cut into runs of tokens that are trained or not."""
+
+    segments: list[tuple[str, bool]]
+    tokens: int
+    trained: int
+    eot_trained: bool
+    """Whether an end-of-turn token carries loss: without it the model never learns to stop."""
+
+
+def preview(tokenizer: Any, messages: list[dict], eot_ids: set[int], assistant_only: bool = True) -> Preview:
+    encoded = encode(tokenizer, messages, eot_ids, assistant_only)
+    segments: list[tuple[str, bool]] = []
+    run: list[int] = []
+    state = None
+    for token, label in zip(encoded.input_ids, encoded.labels, strict=True):
+        trained = label != IGNORE
+        if state is not None and trained != state:
+            segments.append((tokenizer.decode(run), state))
+            run = []
+        run.append(token)
+        state = trained
+    if run:
+        segments.append((tokenizer.decode(run), bool(state)))
+    eot = any(t in eot_ids and label != IGNORE for t, label in zip(encoded.input_ids, encoded.labels, strict=True))
+    return Preview(segments, len(encoded.input_ids), encoded.trained, eot)

@@ -1,0 +1,288 @@
+"""One LoRA/QLoRA SFT run with TRL, as a job that can be watched, stopped and resumed.
+
+    python -m pipeline train --config configs/train/smollm2-cpu.yaml
+    python -m pipeline train --resume ~/.cache/bottega/runs/train/smollm2-it
+    accelerate launch --config_file configs/accelerate/ddp_cpu.yaml -m pipeline train --config run.yaml
+
+The run folder holds config.yaml, status.json (rewritten every step), metrics.jsonl (one line per log), log.txt
+(when launched from the app), checkpoints/ (optimizer, scheduler and RNG state included), and at the end adapter/
+with a model card draft. A STOP file makes the run checkpoint and exit; `--resume` continues from the last
+checkpoint. Only the main process writes status and metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pipeline import models
+from pipeline.config import bottega_home
+from pipeline.files import atomic_write
+from pipeline.train import data
+from pipeline.train.check import preflight
+from pipeline.train.config import TrainConfig, dump_config, load_config
+
+DONE_STATES = ("finished", "stopped", "failed")
+
+
+class Recorder:
+    """Writes status.json and metrics.jsonl for the UI and for `--resume`."""
+
+    def __init__(self, run_dir: Path, enabled: bool = True):
+        self.dir = run_dir
+        self.enabled = enabled
+        self.status: dict[str, Any] = {"state": "starting", "pid": os.getpid(), "started": time.time()}
+
+    def update(self, **fields: Any) -> None:
+        self.status.update(fields, updated=time.time())
+        if self.enabled:
+            atomic_write(self.dir / "status.json", json.dumps(self.status, ensure_ascii=False).encode("utf-8"))
+
+    def metrics(self, record: dict) -> None:
+        if self.enabled:
+            with open(self.dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def forget_after(self, step: int) -> None:
+        """Drop metrics logged after `step`: a killed run logged steps that its checkpoint does not have."""
+        path = self.dir / "metrics.jsonl"
+        if self.enabled and path.exists():
+            kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
+            atomic_write(path, "".join(line + "\n" for line in kept).encode("utf-8"))
+
+
+def _callback(recorder: Recorder, run_dir: Path):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        """Status and metrics after every step and log; a STOP file checkpoints and ends the run."""
+
+        def __init__(self) -> None:
+            self.t0 = time.monotonic()
+            self.first_step: int | None = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.first_step = state.global_step
+            recorder.update(state="running", step=state.global_step, max_steps=state.max_steps)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            done = state.global_step - (self.first_step or 0)
+            rate = (time.monotonic() - self.t0) / max(done, 1)
+            recorder.update(
+                step=state.global_step,
+                max_steps=state.max_steps,
+                epoch=state.epoch,
+                eta_s=round(rate * (state.max_steps - state.global_step), 1),
+                tokens=int(state.num_input_tokens_seen),
+            )
+            if (run_dir / "STOP").exists():
+                recorder.update(state="stopping")
+                control.should_save = True
+                control.should_training_stop = True
+            return control
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and logs:
+                record = {"step": state.global_step, "epoch": state.epoch, "time": time.time()}
+                record.update({k: v for k, v in logs.items() if isinstance(v, int | float)})
+                record["tokens"] = int(state.num_input_tokens_seen)
+                recorder.metrics(record)
+                if "loss" in logs:
+                    recorder.update(loss=logs["loss"])
+                if "eval_loss" in logs:
+                    recorder.update(eval_loss=logs["eval_loss"])
+
+    return Progress()
+
+
+def load_model(config: TrainConfig, model_dir: Path, cuda: bool) -> Any:
+    """The base model for training: fp32 on CPU; `compute_dtype` on CUDA; 4-bit NF4 with QLoRA."""
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    dtype = getattr(torch, config.compute_dtype) if cuda else torch.float32
+    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attention(config, cuda)}
+    if config.qlora:
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=config.qlora_double_quant,
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_quant_storage=dtype,
+        )
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    # With a KV cache the causal mask ignores packed position_ids, and attention would leak across packed examples.
+    model.config.use_cache = False
+    return model
+
+
+def attention(config: TrainConfig, cuda: bool) -> str:
+    if config.attention != "auto":
+        return config.attention
+    from transformers.utils import is_flash_attn_2_available
+
+    return "flash_attention_2" if cuda and is_flash_attn_2_available() else "sdpa"
+
+
+def train(config: TrainConfig, resume: bool = False) -> dict:
+    """Run (or resume) the training described by `config`; returns the final status."""
+    import torch
+    from accelerate import PartialState
+
+    # cpu=True makes a CPU multi-process launch use gloo and tell the ranks apart (otherwise both are "main").
+    state = PartialState(cpu=not torch.cuda.is_available())
+    run_dir = config.run_path
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recorder = Recorder(run_dir, enabled=state.is_main_process)
+    if state.is_main_process:
+        from pipeline.train.runs import hold_devices
+
+        lock = hold_devices()  # noqa: F841 - held until this process exits
+        os.environ.setdefault("TRACKIO_DIR", str(bottega_home() / "trackio"))
+        atomic_write(run_dir / "config.yaml", dump_config(config).encode("utf-8"))
+        (run_dir / "STOP").unlink(missing_ok=True)
+    recorder.update(state="starting", message="")
+    try:
+        return _train(config, run_dir, recorder, resume)
+    except Exception as e:
+        recorder.update(state="failed", message=explain(e))
+        traceback.print_exc()
+        raise
+
+
+def explain(error: BaseException) -> str:
+    """The cause of a failed run, in Italian, with what to try."""
+    import torch
+
+    if isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower():
+        return (
+            "Memoria esaurita durante l'addestramento. Prova: QLoRA (qlora: true), un batch più piccolo con più "
+            "gradient accumulation, gradient_checkpointing: true, oppure un max_length più corto."
+        )
+    return f"L'addestramento si è interrotto per un errore: {type(error).__name__}: {error}"
+
+
+def _train(config: TrainConfig, run_dir: Path, recorder: Recorder, resume: bool) -> dict:
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoTokenizer, GenerationConfig
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    problems = preflight(config)
+    if problems:
+        raise ValueError("La configurazione non si può addestrare:\n- " + "\n- ".join(problems))
+    cuda = torch.cuda.is_available()
+    model_dir = models.resolve(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    data.apply_template(tokenizer, config.chat_template, config.model)
+    try:
+        generation_eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
+    except OSError:
+        generation_eos = None
+    eot = data.end_of_turn_ids(tokenizer, generation_eos)
+    train_rows, eval_rows = data.split(data.load_conversations(config), config.eval_share, config.seed)
+    train_set = data.tokenize(tokenizer, train_rows, eot, config.assistant_only_loss)
+    eval_set = data.tokenize(tokenizer, eval_rows, eot, config.assistant_only_loss) if eval_rows else None
+
+    checkpoint = get_last_checkpoint(str(run_dir / "checkpoints")) if resume else None
+    if resume and checkpoint is None:
+        print("Nessun checkpoint trovato: l'addestramento riparte dall'inizio.")
+    if checkpoint:
+        recorder.forget_after(int(Path(checkpoint).name.split("-")[-1]))
+    elif recorder.enabled:
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+
+    padding_free = config.packing
+    args = SFTConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        run_name=config.name,
+        project="bottega",
+        report_to=["trackio"] if config.trackio else "none",
+        trackio_static_space_id=False,
+        max_length=config.max_length,
+        packing=config.packing,
+        packing_strategy="bfd",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        gradient_checkpointing=config.gradient_checkpointing,
+        neftune_noise_alpha=config.neftune_alpha,
+        seed=config.seed,
+        data_seed=config.seed,
+        eval_strategy="steps" if eval_set is not None else "no",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        logging_steps=config.logging_steps,
+        bf16=cuda and config.compute_dtype == "bfloat16",
+        fp16=cuda and config.compute_dtype == "float16",
+        use_cpu=not cuda,
+        include_num_input_tokens_seen="all" if padding_free else "non_padding",
+        disable_tqdm=False,
+        ddp_find_unused_parameters=False,
+        dataloader_num_workers=0,
+    )
+    peft_config = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        use_dora=config.use_dora,
+        use_rslora=config.use_rslora,
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=load_model(config, model_dir, cuda),
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[_callback(recorder, run_dir)],
+    )
+    recorder.update(
+        examples=len(train_rows),
+        eval_examples=len(eval_rows),
+        resumed_from=checkpoint and Path(checkpoint).name,
+        world_size=trainer.args.world_size,
+        attention=trainer.model.config._attn_implementation,
+    )
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+    if recorder.status.get("state") == "stopping":
+        recorder.update(state="stopped", message="Fermato: riprendi dall'ultimo checkpoint quando vuoi.")
+        return recorder.status
+    adapter = run_dir / "adapter"
+    trainer.save_model(str(adapter))
+    if recorder.enabled:
+        tokenizer.save_pretrained(str(adapter))
+        from pipeline.train.card import write_card
+
+        write_card(config, adapter, recorder.status, read_metrics(run_dir))
+    recorder.update(state="finished", message="", adapter=str(adapter))
+    return recorder.status
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def resume(run_dir: Path) -> dict:
+    config = load_config(run_dir / "config.yaml")
+    config.run_dir = str(run_dir)
+    return train(config, resume=True)

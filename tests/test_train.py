@@ -1,0 +1,155 @@
+"""Training runs on CPU with the bundled model: learning, stop, SIGKILL and resume, re-attach, one job at a time,
+crashes explained, and a two-process DDP run through the same entry point."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline import jobs
+from pipeline.train import runs
+from pipeline.train.config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CORTO = Path(__file__).parent / "assets" / "corto_it.yaml"
+
+
+def _config(tmp_path: Path, name: str, **overrides) -> TrainConfig:
+    values = {
+        "name": name,
+        "dataset": str(CORTO),
+        "max_length": 128,
+        "batch_size": 2,
+        "grad_accum": 1,
+        "max_steps": 6,
+        "learning_rate": 2e-3,
+        "warmup_ratio": 0.0,
+        "lr_scheduler": "constant",
+        "eval_share": 0.0,
+        "save_steps": 2,
+        "trackio": False,
+        **overrides,
+    }
+    return TrainConfig.from_dict(values)
+
+
+def _wait(condition, timeout: float = 240, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timeout waiting for {what}")
+
+
+def _wait_done(run_dir: Path, timeout: float = 300) -> dict:
+    _wait(lambda: runs.status(run_dir).get("state") not in runs.ACTIVE, timeout, f"{run_dir.name} to end")
+    return runs.status(run_dir)
+
+
+def _steps(run_dir: Path) -> list[int]:
+    from pipeline.train.run import read_metrics
+
+    return [m["step"] for m in read_metrics(run_dir) if "loss" in m]
+
+
+def test_loss_goes_down_and_lora_weights_change(bundled_model, bottega_home):
+    from safetensors.torch import load_file
+
+    from pipeline.train.run import read_metrics, train
+
+    config = _config(None, "impara", max_steps=12, trackio=True, eval_share=0.2, eval_steps=6)
+    status = train(config)
+    assert status["state"] == "finished" and status["step"] == 12
+    losses = [m["loss"] for m in read_metrics(config.run_path) if "loss" in m]
+    assert len(losses) == 12
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3, losses
+    assert any("eval_loss" in m for m in read_metrics(config.run_path))
+    adapter = config.run_path / "adapter"
+    weights = load_file(adapter / "adapter_model.safetensors")
+    lora_b = [w for k, w in weights.items() if "lora_B" in k]
+    assert lora_b and all(w.abs().sum() > 0 for w in lora_b)  # lora_B starts at zero: training moved it
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(adapter / "README.md")
+    assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct" and card.data.language == ["it"]
+    assert "loss di addestramento" in card.text
+    # trackio kept the run locally, under BOTTEGA_HOME.
+    assert any((bottega_home / "trackio").rglob("*.db"))
+
+
+def test_stop_checkpoints_then_resume_continues_and_a_restarted_app_reattaches(bundled_model, tmp_path):
+    config = _config(tmp_path, "ferma", max_steps=20)
+    run_dir = runs.start(config)
+    _wait(lambda: runs.status(run_dir).get("step", 0) >= 3, what="step 3")
+    # A second start is refused while one trains, even under another name.
+    with pytest.raises(ValueError, match="già un addestramento in corso"):
+        runs.start(_config(tmp_path, "seconda"))
+    # An app restarted now finds the running job from the files alone: ask a fresh process.
+    listed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "train", "--list"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert any(line.startswith("ferma\trunning") for line in listed.stdout.splitlines()), listed.stdout
+    assert runs.active_run() == run_dir
+
+    runs.stop(run_dir)
+    status = _wait_done(run_dir)
+    assert status["state"] == "stopped", jobs.log_tail(run_dir / "log.txt")
+    stopped_at = status["step"]
+    assert 3 <= stopped_at < 20
+    assert (run_dir / "checkpoints" / f"checkpoint-{stopped_at}").is_dir()
+    assert not (run_dir / "adapter").exists()
+
+    runs.resume(run_dir)
+    status = _wait_done(run_dir)
+    assert status["state"] == "finished", jobs.log_tail(run_dir / "log.txt")
+    assert status["resumed_from"] == f"checkpoint-{stopped_at}" and status["step"] == 20
+    assert _steps(run_dir) == list(range(1, 21))
+
+
+def test_sigkill_then_resume_continues_from_the_checkpoint(bundled_model, tmp_path):
+    config = _config(tmp_path, "uccidi", max_steps=12, save_steps=4)
+    run_dir = runs.start(config)
+    _wait(lambda: runs.status(run_dir).get("step", 0) >= 5, what="step 5")
+    pid = int((run_dir / "pid").read_text())
+    os.killpg(pid, signal.SIGKILL)
+    _wait(lambda: runs.status(run_dir).get("state") == "interrupted", 30, "interrupted")
+    logged = _steps(run_dir)
+    assert max(logged) >= 5  # steps after checkpoint-4 were logged, then lost with the process
+
+    runs.resume(run_dir)
+    status = _wait_done(run_dir)
+    assert status["state"] == "finished", jobs.log_tail(run_dir / "log.txt")
+    assert status["resumed_from"] == "checkpoint-4"
+    assert _steps(run_dir) == list(range(1, 13))  # no step twice, none missing
+    trainer_state = json.loads((run_dir / "checkpoints" / "checkpoint-12" / "trainer_state.json").read_text())
+    assert trainer_state["global_step"] == 12
+    # The optimizer and scheduler state came back too: a constant schedule keeps its learning rate.
+    assert (run_dir / "checkpoints" / "checkpoint-12" / "optimizer.pt").exists()
+
+
+def test_a_crash_is_explained_in_italian_with_the_log(bundled_model, tmp_path):
+    broken = tmp_path / "modello-rotto"
+    broken.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        (broken / name).write_bytes((bundled_model / name).read_bytes())
+    (broken / "model.safetensors").write_bytes(b"non sono pesi")
+    run_dir = runs.start(_config(tmp_path, "rotto", model=str(broken)))
+    status = _wait_done(run_dir)
+    assert status["state"] == "failed"
+    assert status["message"].startswith("L'addestramento si è interrotto per un errore")
+    assert "Traceback" in jobs.log_tail(run_dir / "log.txt")
+
+
+def test_two_process_ddp_on_cpu_through_the_same_entry_point(bundled_model, tmp_path):
+    run_dir = runs.start(_config(tmp_path, "ddp", num_processes=2, max_steps=3, save_steps=10))
+    status = _wait_done(run_dir)
+    log = jobs.log_tail(run_dir / "log.txt", 200)
+    assert status["state"] == "finished", log
+    assert status["world_size"] == 2
+    assert (run_dir / "adapter" / "adapter_model.safetensors").exists()
