@@ -42,6 +42,9 @@ def app_datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The app's datasets folder: a copy of the seed set, so browser tests can edit it freely."""
     folder = tmp_path_factory.mktemp("datasets")
     shutil.copy(ROOT / "datasets_yaml" / "seed_it.yaml", folder / "seed_it.yaml")
+    # A dozen short examples, for training runs that finish in seconds.
+    (folder / "test").mkdir()
+    shutil.copy(ROOT / "tests" / "assets" / "corto_it.yaml", folder / "test" / "corto_it.yaml")
     return folder
 
 

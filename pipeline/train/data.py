@@ -10,6 +10,7 @@ not (SmolLM2's template has none, and TRL cannot patch it).
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,3 +185,21 @@ def preview(tokenizer: Any, messages: list[dict], eot_ids: set[int], assistant_o
         segments.append((tokenizer.decode(run), bool(state)))
     eot = any(t in eot_ids and label != IGNORE for t, label in zip(encoded.input_ids, encoded.labels, strict=True))
     return Preview(segments, len(encoded.input_ids), encoded.trained, eot)
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w-]*(\.[\w-]+)*/[A-Za-z0-9][\w-]*(\.[\w-]+)*")
+
+
+def dataset_source(choice: str) -> str:
+    """What the app's dataset picker may name: a dataset of the datasets folder (its file) or a Hub id. Nothing
+    else: a path typed by a visitor must not reach files outside the datasets folder."""
+    from pipeline import editor
+
+    choice = (choice or "").strip()
+    if choice in editor.list_datasets():
+        return str(editor.dataset_path(choice))
+    if _HUB_ID.fullmatch(choice) and not choice.endswith((".yaml", ".yml")):
+        return choice
+    raise yaml_dataset.DatasetError(
+        [f"dataset {choice!r}: scegline uno dall'elenco, oppure scrivi l'id di un dataset dell'Hub (utente/nome)"]
+    )

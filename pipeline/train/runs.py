@@ -136,3 +136,16 @@ def resume(run_dir: Path) -> Path:
 def stop(run_dir: Path) -> None:
     """Ask the run to checkpoint and exit at the end of the current step."""
     jobs.request_stop(run_dir)
+
+
+def loss_curves(run_dirs: list[Path]) -> list[dict]:
+    """Loss points of several runs, for one overlaid plot: run, step, loss, and which loss (train or eval)."""
+    from pipeline.train.run import read_metrics
+
+    points = []
+    for run_dir in run_dirs:
+        for m in read_metrics(run_dir):
+            for key, kind in (("loss", "train"), ("eval_loss", "eval")):
+                if key in m:
+                    points.append({"run": run_dir.name, "step": m["step"], "loss": m[key], "kind": kind})
+    return points

@@ -31,7 +31,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab(t("tab_dataset"), id="dataset"):
                 dataset_picker = dataset.render(demo)
             with gr.Tab(t("tab_train"), id="train"):
-                train.render()
+                train.render(demo)
             with gr.Tab(t("tab_compare"), id="compare"):
                 compare.render()
         open_generated.click(dataset.open_named, generated_name, dataset_picker).success(

@@ -1,9 +1,290 @@
-"""The Train tab. A later issue fills it; for now it says what is coming."""
+"""The Addestra tab: pick a model and a dataset, set the hyperparameters, check template, tokens and memory, then
+start, stop or resume a training job and watch its loss.
+
+The job is `python -m pipeline train` in its own process (`pipeline.train.runs`); this tab writes its config and
+reads the run folder, so a page reload or an app restart finds a running job again.
+"""
+
+import html
+from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
+from pipeline import editor, jobs
+from pipeline.train import runs
+from pipeline.train.config import ATTENTION, PRESETS, SCHEDULERS, TrainConfig
+from pipeline.ui.common import user_errors
 from pipeline.ui.i18n import t
 
+STATES = {
+    "starting": "⏳ avvio: carico modello e dati",
+    "running": "▶️ in corso",
+    "stopping": "⏸️ salvo il checkpoint e mi fermo",
+    "stopped": "⏹️ fermato: premi Riprendi per continuare dall'ultimo checkpoint",
+    "finished": "✅ finito: l'adattatore è nella cartella della run",
+    "failed": "❌ errore",
+    "interrupted": "⚠️ interrotto (processo terminato): premi Riprendi per continuare dall'ultimo checkpoint",
+}
+# The form's fields, in the order the handlers receive them; each is a TrainConfig field.
+FIELDS = (
+    "name", "preset", "model", "dataset", "chat_template", "lora_r", "lora_alpha", "lora_dropout", "target_modules",
+    "use_dora", "use_rslora", "qlora", "attention", "assistant_only_loss", "packing", "group_by_length",
+    "max_length", "epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum",
+    "gradient_checkpointing", "neftune_alpha", "seed", "eval_share", "eval_steps", "save_steps", "num_processes",
+)  # fmt: skip
+_INTS = {"lora_r", "lora_alpha", "max_length", "max_steps", "batch_size", "grad_accum", "seed", "eval_steps"}
+_INTS |= {"save_steps", "num_processes"}
 
-def render() -> None:
-    gr.Markdown(t("train_coming"))
+
+def config_from_form(*values) -> TrainConfig:
+    raw = dict(zip(FIELDS, values, strict=True))
+    from pipeline.train.data import dataset_source
+
+    raw["dataset"] = dataset_source(raw["dataset"])
+    raw["target_modules"] = [m.strip() for m in raw["target_modules"].split(",")] if "," in raw[
+        "target_modules"] else raw["target_modules"].strip()  # fmt: skip
+    raw["chat_template"] = raw["chat_template"] or None
+    raw["neftune_alpha"] = raw["neftune_alpha"] or None
+    for name in _INTS:
+        raw[name] = int(raw[name])
+    try:
+        return TrainConfig.from_dict(raw)
+    except ValueError as e:
+        raise gr.Error(str(e).replace("\n", "<br>"), title="Configurazione") from e
+
+
+def preset_values(preset: str) -> list:
+    """The form filled from a preset (the dataset and the run name stay as the user set them)."""
+    config = TrainConfig.from_dict({"preset": preset}).to_dict()
+    values = []
+    for name in FIELDS[2:]:
+        value = config[name]
+        if name == "dataset":
+            value = gr.update()
+        elif name == "target_modules" and isinstance(value, list):
+            value = ", ".join(value)
+        values.append(value if value is not None else ("" if name == "chat_template" else 0))
+    return values
+
+
+@user_errors
+def check(*values) -> tuple:
+    """Template and label mask, tokenizer report, memory estimate; the problems that would stop the run."""
+    from pipeline.train.check import inspect, preflight
+
+    config = config_from_form(*values)
+    problems = preflight(config)
+    if problems:
+        raise gr.Error("<br>".join(problems), title="Non si può addestrare così")
+    found = inspect(config)
+    mask = []
+    for i, preview in enumerate(found.previews, 1):
+        mask.append((f"— esempio {i} —\n", None))
+        mask += [(text, "addestrato" if trained else None) for text, trained in preview.segments]
+        mask.append(("\n\n", None))
+    eot = all(p.eot_trained for p in found.previews)
+    mask_note = (
+        f"{found.train_examples} esempi per l'addestramento, {found.eval_examples} per la valutazione. "
+        + ("✅ Il token di fine turno è addestrato: il modello impara a fermarsi."
+           if eot else "⚠️ Il token di fine turno NON è addestrato: il modello non imparerà a fermarsi.")
+    )  # fmt: skip
+    memory = pd.DataFrame(found.memory.table(), columns=["componente", "memoria"])
+    advice = "\n".join(f"- {a}" for a in found.memory.advice) or "La stima sta nella memoria disponibile."
+    return mask, mask_note, found.tokenizer.summary_it(), memory, advice
+
+
+@user_errors
+def start(*values) -> tuple[str, gr.Timer]:
+    try:
+        return str(runs.start(config_from_form(*values))), gr.Timer(active=True)
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
+
+
+def resume(run_dir: str | None, selected: list[str] | None) -> tuple[str, gr.Timer]:
+    target = Path(run_dir) if run_dir else None
+    if selected:
+        target = runs.runs_dir() / selected[0]
+    if target is None:
+        raise gr.Error("Scegli nella tabella delle run quella da riprendere (spunta il suo nome).")
+    try:
+        return str(runs.resume(target)), gr.Timer(active=True)
+    except (ValueError, FileNotFoundError) as e:
+        raise gr.Error(str(e)) from e
+
+
+def stop(run_dir: str | None) -> None:
+    if run_dir and runs.status(Path(run_dir)).get("state") in runs.ACTIVE:
+        runs.stop(Path(run_dir))
+        gr.Info("Richiesta inviata: l'addestramento salva un checkpoint e si ferma alla fine del passo.")
+    else:
+        gr.Warning("Nessun addestramento in corso da fermare.")
+
+
+def attach() -> tuple[str | None, gr.Timer]:
+    """On page load: follow the job that is running, if any (after a reload or an app restart)."""
+    active = runs.active_run()
+    return (str(active) if active else None), gr.Timer(active=active is not None)
+
+
+def _eta(seconds: float | None) -> str:
+    if not seconds:
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    return f", mancano circa {minutes} min {secs:02d} s" if minutes else f", mancano circa {secs} s"
+
+
+def poll(run_dir: str | None) -> tuple:
+    """Progress, live loss and log tail of the followed job."""
+    if not run_dir:
+        return "", pd.DataFrame(columns=["step", "loss", "kind"]), "", gr.skip(), gr.Timer(active=False)
+    path = Path(run_dir)
+    status = runs.status(path)
+    state = status.get("state", "starting")
+    step, total = status.get("step", 0), status.get("max_steps") or 0
+    message = status.get("message") or ""
+    progress = (
+        f"<div id='train-progress'><progress value='{step}' max='{max(total, 1)}' style='width:100%'></progress>"
+        f"<p><b>{STATES.get(state, state)}</b> · <code>{html.escape(path.name)}</code> · passo "
+        f"<b id='train-step'>{step}</b> / {total or '?'}{_eta(status.get('eta_s')) if state == 'running' else ''}"
+        + (f" · loss {status['loss']:.4f}" if isinstance(status.get("loss"), float) else "")
+        + "</p>"
+        + (f"<p id='train-message'>{html.escape(message)}</p>" if message else "")
+        + "</div>"
+    )
+    curve = pd.DataFrame(runs.loss_curves([path]), columns=["run", "step", "loss", "kind"])
+    log = jobs.log_tail(path / "log.txt", 30)
+    return progress, curve, log, runs_table()[0], gr.Timer(active=state in runs.ACTIVE)
+
+
+def runs_table() -> tuple[pd.DataFrame, gr.CheckboxGroup]:
+    rows = runs.list_runs()
+    table = pd.DataFrame(
+        [
+            [
+                r["name"],
+                STATES.get(r.get("state"), r.get("state", "?")).split(":")[0],
+                f"{r.get('step', 0)}/{r.get('max_steps', '?')}",
+                round(r["loss"], 4) if isinstance(r.get("loss"), float) else None,
+                round(r["eval_loss"], 4) if isinstance(r.get("eval_loss"), float) else None,
+            ]
+            for r in rows
+        ],
+        columns=["run", "stato · state", "passi · steps", "loss", "eval loss"],
+    )
+    return table, gr.CheckboxGroup(choices=[r["name"] for r in rows])
+
+
+def overlay(names: list[str] | None) -> pd.DataFrame:
+    points = runs.loss_curves([runs.runs_dir() / n for n in names or []])
+    frame = pd.DataFrame(points, columns=["run", "step", "loss", "kind"])
+    frame["serie"] = frame["run"] + " · " + frame["kind"]
+    return frame
+
+
+def render(demo: gr.Blocks) -> None:
+    defaults = TrainConfig.from_dict({})
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown(t("train_model_data"))
+            name = gr.Textbox(defaults.name, label=t("train_name"), elem_id="train-name")
+            preset = gr.Dropdown(list(PRESETS), value=defaults.preset, label=t("train_preset"))
+            model = gr.Textbox(defaults.model, label=t("train_model"))
+            datasets = editor.list_datasets()
+            dataset = gr.Dropdown(
+                datasets,
+                value="seed_it.yaml" if "seed_it.yaml" in datasets else None,
+                allow_custom_value=True,
+                label=t("train_dataset"),
+                elem_id="train-dataset",
+            )
+            chat_template = gr.Dropdown(["", "chatml"], value="", label=t("train_template"))
+            with gr.Row():
+                assistant_only = gr.Checkbox(defaults.assistant_only_loss, label=t("train_assistant_only"))
+                packing = gr.Checkbox(defaults.packing, label=t("train_packing"))
+                group_by_length = gr.Checkbox(defaults.group_by_length, label=t("train_group"))
+            with gr.Row():
+                eval_share = gr.Slider(0, 0.4, value=defaults.eval_share, step=0.05, label=t("train_eval_share"))
+                eval_steps = gr.Number(defaults.eval_steps, precision=0, minimum=1, label=t("train_eval_steps"))
+                save_steps = gr.Number(defaults.save_steps, precision=0, minimum=1, label=t("train_save_steps"))
+        with gr.Column():
+            gr.Markdown(t("train_lora"))
+            with gr.Row():
+                lora_r = gr.Slider(1, 256, value=defaults.lora_r, step=1, label="r")
+                lora_alpha = gr.Slider(1, 512, value=defaults.lora_alpha, step=1, label="alpha")
+                lora_dropout = gr.Slider(0, 0.5, value=defaults.lora_dropout, step=0.01, label="dropout")
+            target_modules = gr.Textbox(defaults.target_modules, label=t("train_targets"))
+            with gr.Row():
+                use_dora = gr.Checkbox(defaults.use_dora, label="DoRA")
+                use_rslora = gr.Checkbox(defaults.use_rslora, label="rsLoRA")
+                qlora = gr.Checkbox(defaults.qlora, label=t("train_qlora"))
+                checkpointing = gr.Checkbox(defaults.gradient_checkpointing, label="gradient checkpointing")
+            attention = gr.Dropdown(list(ATTENTION), value=defaults.attention, label=t("train_attention"))
+        with gr.Column():
+            gr.Markdown(t("train_optim"))
+            with gr.Row():
+                epochs = gr.Number(defaults.epochs, minimum=0, label=t("train_epochs"))
+                max_steps = gr.Number(
+                    defaults.max_steps, precision=0, label=t("train_max_steps"), elem_id="train-steps"
+                )
+            with gr.Row():
+                learning_rate = gr.Number(defaults.learning_rate, minimum=0, label="learning rate")
+                scheduler = gr.Dropdown(list(SCHEDULERS), value=defaults.lr_scheduler, label=t("train_scheduler"))
+                warmup = gr.Slider(0, 0.5, value=defaults.warmup_ratio, step=0.01, label=t("train_warmup"))
+            with gr.Row():
+                max_length = gr.Number(defaults.max_length, precision=0, minimum=16, label=t("train_max_length"),
+                                       elem_id="train-max-length")  # fmt: skip
+                batch_size = gr.Slider(1, 64, value=defaults.batch_size, step=1, label=t("train_batch"))
+                grad_accum = gr.Slider(1, 64, value=defaults.grad_accum, step=1, label=t("train_accum"))
+            with gr.Row():
+                neftune = gr.Number(0, minimum=0, label=t("train_neftune"))
+                seed = gr.Number(defaults.seed, precision=0, label=t("train_seed"))
+                processes = gr.Number(1, precision=0, minimum=1, label=t("train_processes"))
+    form = [name, preset, model, dataset, chat_template, lora_r, lora_alpha, lora_dropout, target_modules, use_dora]
+    form += [use_rslora, qlora, attention, assistant_only, packing, group_by_length, max_length, epochs, max_steps]
+    form += [learning_rate, scheduler, warmup, batch_size, grad_accum, checkpointing, neftune, seed, eval_share]
+    form += [eval_steps, save_steps, processes]
+
+    with gr.Row():
+        check_btn = gr.Button(t("train_check"), elem_id="train-check")
+        start_btn = gr.Button(t("train_start"), variant="primary", elem_id="train-start")
+        stop_btn = gr.Button(t("train_stop"), variant="stop", elem_id="train-stop")
+        resume_btn = gr.Button(t("train_resume"), elem_id="train-resume")
+    with gr.Accordion(t("train_before"), open=False) as before:
+        with gr.Row():
+            with gr.Column(scale=3):
+                mask = gr.HighlightedText(label=t("train_mask"), color_map={"addestrato": "green"},
+                                          show_legend=True, elem_id="train-mask")  # fmt: skip
+                mask_note = gr.Markdown()
+            with gr.Column(scale=2):
+                tokenizer_note = gr.Markdown(elem_id="train-tokenizer")
+                memory = gr.Dataframe(label=t("train_memory"), interactive=False)
+                advice = gr.Markdown()
+    run_dir = gr.State(None)
+    timer = gr.Timer(1.0, active=False)
+    progress = gr.HTML()
+    with gr.Row():
+        live = gr.LinePlot(x="step", y="loss", color="kind", title=t("train_live"), y_lim=[0, None],
+                           elem_id="train-live")  # fmt: skip
+        log = gr.Code(label=t("train_log"), language=None, lines=14, elem_id="train-log")
+    gr.Markdown(t("train_runs"))
+    with gr.Row():
+        with gr.Column(scale=3):
+            table = gr.Dataframe(interactive=False, elem_id="train-runs")
+        with gr.Column(scale=2):
+            chosen = gr.CheckboxGroup(label=t("train_overlay"), elem_id="train-chosen")
+            refresh = gr.Button(t("train_refresh"), size="sm")
+    curves = gr.LinePlot(x="step", y="loss", color="serie", title=t("train_compare"), y_lim=[0, None])
+
+    preset.input(preset_values, preset, form[2:])
+    check_btn.click(lambda: gr.Accordion(open=True), None, before).then(
+        check, form, [mask, mask_note, tokenizer_note, memory, advice]
+    )
+    start_btn.click(start, form, [run_dir, timer]).success(runs_table, None, [table, chosen])
+    stop_btn.click(stop, run_dir, None)
+    resume_btn.click(resume, [run_dir, chosen], [run_dir, timer])
+    timer.tick(poll, run_dir, [progress, live, log, table, timer])
+    gr.on([demo.load, refresh.click], runs_table, None, [table, chosen])
+    demo.load(attach, None, [run_dir, timer])
+    chosen.change(overlay, chosen, curves)
