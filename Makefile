@@ -22,6 +22,7 @@ bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/dataset_io.py
 	$(PY) bench/generation.py
+	$(PY) bench/train.py
 
 setup: $(VENV)/.installed
 

@@ -110,6 +110,11 @@ def test_stop_checkpoints_then_resume_continues_and_a_restarted_app_reattaches(b
     assert status["state"] == "finished", jobs.log_tail(run_dir / "log.txt")
     assert status["resumed_from"] == f"checkpoint-{stopped_at}" and status["step"] == 20
     assert _steps(run_dir) == list(range(1, 21))
+    # The runs table and the overlaid curves read the same folders.
+    listed = {row["name"]: row for row in runs.list_runs()}
+    assert listed["ferma"]["state"] == "finished"
+    curves = runs.loss_curves([run_dir])
+    assert [p["step"] for p in curves if p["kind"] == "train"] == list(range(1, 21))
 
 
 def test_sigkill_then_resume_continues_from_the_checkpoint(bundled_model, tmp_path):

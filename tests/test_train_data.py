@@ -160,3 +160,25 @@ def test_saved_hf_dataset_folder_is_read(tmp_path):
     assert len(conversations) == 12
     assert conversations[0][-1] == {"role": "assistant", "content": "La capitale d'Italia è Roma."}
     assert yaml.safe_load((ASSETS / "corto_it.yaml").read_text())["name"] == "corto_it"
+
+
+def test_the_app_can_name_only_listed_datasets_or_hub_ids(app_datasets, monkeypatch):
+    from pipeline.dataset import DatasetError
+
+    monkeypatch.setenv("BOTTEGA_DATASETS", str(app_datasets))
+    assert data.dataset_source("test/corto_it.yaml") == str((app_datasets / "test" / "corto_it.yaml").resolve())
+    assert data.dataset_source("utente/dataset-italiano") == "utente/dataset-italiano"
+    for bad in ("../../etc/passwd", "/etc/passwd", "../seed_it.yaml", "x/../../y", "", "utente/file.yaml"):
+        with pytest.raises(DatasetError, match="scegline uno dall'elenco"):
+            data.dataset_source(bad)
+
+
+def test_cli_check_prints_the_mask_the_tokenizer_and_the_memory(bundled_model, capsys):
+    from pipeline.__main__ import main
+
+    assert main(["train", "--config", str(ROOT / "configs" / "train" / "smollm2-cpu.yaml"), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "fine turno addestrato: sì" in out
+    assert "[[" in out and "<|im_end|>]]" in out  # trained spans are bracketed and end with the end-of-turn token
+    assert "token per parola" in out
+    assert "Totale stimato" in out

@@ -24,7 +24,8 @@ STATES = {
     "stopped": "⏹️ fermato: premi Riprendi per continuare dall'ultimo checkpoint",
     "finished": "✅ finito: l'adattatore è nella cartella della run",
     "failed": "❌ errore",
-    "interrupted": "⚠️ interrotto (processo terminato): premi Riprendi per continuare dall'ultimo checkpoint",
+    "interrupted": "⚠️ interrotto: il processo è terminato senza salvare (ucciso, o memoria esaurita: guarda il log)."
+    " Premi Riprendi per continuare dall'ultimo checkpoint",
 }
 # The form's fields, in the order the handlers receive them; each is a TrainConfig field.
 FIELDS = (
