@@ -182,3 +182,23 @@ def test_cli_check_prints_the_mask_the_tokenizer_and_the_memory(bundled_model, c
     assert "[[" in out and "<|im_end|>]]" in out  # trained spans are bracketed and end with the end-of-turn token
     assert "token per parola" in out
     assert "Totale stimato" in out
+
+
+def test_qlora_and_attention_settings_reach_from_pretrained(monkeypatch):
+    """The GPU path cannot run here; check what it would ask transformers for."""
+    import torch
+    import transformers.utils
+
+    from pipeline.train.run import model_kwargs
+
+    cpu = model_kwargs(TrainConfig.from_dict({}), cuda=False)
+    assert cpu == {"dtype": torch.float32, "attn_implementation": "sdpa"}
+
+    monkeypatch.setattr(transformers.utils, "is_flash_attn_2_available", lambda: True)
+    gpu = model_kwargs(TrainConfig.from_dict({"preset": "llama-3.1-8b-instruct"}), cuda=True)
+    quant = gpu["quantization_config"]
+    assert gpu["dtype"] is torch.bfloat16 and gpu["attn_implementation"] == "flash_attention_2"
+    assert quant.load_in_4bit and quant.bnb_4bit_quant_type == "nf4" and quant.bnb_4bit_use_double_quant
+    assert quant.bnb_4bit_compute_dtype is torch.bfloat16
+    plain = model_kwargs(TrainConfig.from_dict({"compute_dtype": "float16", "attention": "sdpa"}), cuda=True)
+    assert plain == {"dtype": torch.float16, "attn_implementation": "sdpa"}

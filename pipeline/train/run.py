@@ -99,10 +99,10 @@ def _callback(recorder: Recorder, run_dir: Path):
     return Progress()
 
 
-def load_model(config: TrainConfig, model_dir: Path, cuda: bool) -> Any:
-    """The base model for training: fp32 on CPU; `compute_dtype` on CUDA; 4-bit NF4 with QLoRA."""
+def model_kwargs(config: TrainConfig, cuda: bool) -> dict[str, Any]:
+    """`from_pretrained` arguments: fp32 on CPU; `compute_dtype` on CUDA; 4-bit NF4 with QLoRA."""
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig
 
     dtype = getattr(torch, config.compute_dtype) if cuda else torch.float32
     kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attention(config, cuda)}
@@ -114,7 +114,14 @@ def load_model(config: TrainConfig, model_dir: Path, cuda: bool) -> Any:
             bnb_4bit_compute_dtype=dtype,
             bnb_4bit_quant_storage=dtype,
         )
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    return kwargs
+
+
+def load_model(config: TrainConfig, model_dir: Path, cuda: bool) -> Any:
+    """The base model for training, without a KV cache."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs(config, cuda))
     # With a KV cache the causal mask ignores packed position_ids, and attention would leak across packed examples.
     model.config.use_cache = False
     return model
