@@ -10,6 +10,7 @@
     python -m pipeline generate --config run.yaml
     python -m pipeline train --config configs/train/smollm2-cpu.yaml [--check | --detach]
     python -m pipeline train --resume RUN_DIR | --stop RUN_DIR | --list
+    python -m pipeline eval --config configs/eval/smollm2.yaml
 
 Errors the user can fix (a bad name, a bad file, no network) print what to do and exit with 2.
 """
@@ -124,6 +125,12 @@ def _train(args: argparse.Namespace) -> int:
     return 0 if status["state"] in ("finished", "stopped") else 2
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from pipeline.evaluate import main as evaluate_main
+
+    return evaluate_main(args.config)
+
+
 def _train_check(config) -> int:
     from pipeline.train.check import inspect, preflight
 
@@ -197,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--check", action="store_true", help="mostra template, token e memoria; non addestra")
     train.add_argument("--detach", action="store_true", help="avvia in background e stampa la cartella della run")
     train.set_defaults(func=_train)
+
+    evaluate = commands.add_parser("eval", help="confronta il modello base con base + LoRA sugli esempi tenuti fuori")
+    evaluate.add_argument("--config", required=True, type=Path, help="il file YAML della valutazione")
+    evaluate.set_defaults(func=_eval)
     return parser
 
 

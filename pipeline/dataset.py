@@ -371,16 +371,22 @@ def load(path: str | Path) -> Dataset:
     return dataset
 
 
-def dumps(dataset: Dataset) -> str:
-    """The YAML text of a dataset: block scalars for multi-line text, Unicode kept, schema key order."""
-    body = yaml.dump(
-        to_dict(dataset),
+def dump_yaml(data: Any) -> str:
+    """YAML as Bottega writes every file people read: block scalars for multi-line text, Unicode kept, keys in
+    order, no aliases, YAML 1.1 traps quoted."""
+    return yaml.dump(
+        data,
         Dumper=_Dumper,
         allow_unicode=True,
         sort_keys=False,
         default_flow_style=False,
         width=1_000_000,  # never fold long lines: a changed sentence stays a one-line diff
     )
+
+
+def dumps(dataset: Dataset) -> str:
+    """The YAML text of a dataset: block scalars for multi-line text, Unicode kept, schema key order."""
+    body = dump_yaml(to_dict(dataset))
     comment = "".join(line if line.startswith("#") else f"# {line}" for line in dataset.comment.splitlines(True))
     if comment and not comment.endswith("\n"):
         comment += "\n"

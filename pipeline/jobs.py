@@ -64,6 +64,13 @@ def launch(
     return proc
 
 
+def write_status(run_dir: Path, status: dict) -> None:
+    """Replace the job's status.json in one step: readers never see half a file."""
+    from pipeline.files import atomic_write
+
+    atomic_write(run_dir / "status.json", json.dumps(status, ensure_ascii=False).encode("utf-8"))
+
+
 def request_stop(run_dir: Path) -> None:
     """Ask a running job to stop; it finishes what is in flight, saves, and exits by itself."""
     (run_dir / "STOP").touch()

@@ -25,10 +25,8 @@ from math import comb, sqrt
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.config import bottega_home
-from pipeline.dataset import ROLES, DatasetError, _Dumper, parse_yaml
+from pipeline.dataset import ROLES, DatasetError, dump_yaml, parse_yaml
 from pipeline.files import atomic_write
 
 VERDICTS = ("a", "b", "tie", "both_bad")
@@ -66,6 +64,7 @@ class Vote:
     sides: dict[str, str]  # {"A": "base" | "finetuned", "B": the other}, from assign_sides
     models: dict[str, str]  # {"base": model id, "finetuned": adapter source}
     sampling: dict[str, Any] = field(default_factory=dict)  # temperature, top_p, max_new_tokens, seed, system
+    turns_b: list[dict[str, str]] | None = None  # B's own earlier turns, when a multi-turn chat made them differ
 
     def __post_init__(self) -> None:
         if isinstance(self.created, datetime):  # an unquoted time in a hand-edited file
@@ -162,7 +161,7 @@ class VoteStore:
     def add(self, vote: Vote) -> Path:
         """Write the vote to its own file, atomically: after a crash it is either complete or absent."""
         path = self.folder / vote.filename
-        atomic_write(path, _dump(vote.to_dict()).encode("utf-8"))
+        atomic_write(path, dump_yaml(vote.to_dict()).encode("utf-8"))
         return path
 
     def files(self) -> list[Path]:
@@ -329,12 +328,5 @@ def export_preferences(votes: list[Vote], path: Path) -> int:
         "skipped": {"tie": skipped["tie"], "both_bad": skipped["both_bad"]},
         "rows": rows,
     }
-    atomic_write(Path(path), (header + _dump(data)).encode("utf-8"))
+    atomic_write(Path(path), (header + dump_yaml(data)).encode("utf-8"))
     return len(rows)
-
-
-def _dump(data: Any) -> str:
-    """YAML as the datasets are written: block scalars for multi-line text, Unicode as is, keys in order."""
-    return yaml.dump(
-        data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False, width=1_000_000
-    )

@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from pipeline import models
+from pipeline import jobs, models
 from pipeline.config import bottega_home
 from pipeline.files import atomic_write
 from pipeline.train import data
@@ -40,7 +40,7 @@ class Recorder:
     def update(self, **fields: Any) -> None:
         self.status.update(fields, updated=time.time())
         if self.enabled:
-            atomic_write(self.dir / "status.json", json.dumps(self.status, ensure_ascii=False).encode("utf-8"))
+            jobs.write_status(self.dir, self.status)
 
     def metrics(self, record: dict) -> None:
         if self.enabled:
