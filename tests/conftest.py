@@ -83,3 +83,37 @@ def serve_teacher(bundled_model: Path, tmp_path_factory: pytest.TempPathFactory)
         yield server
     finally:
         server.stop()
+
+
+def noise_adapter(model_dir: Path, out: Path, seed: int = 0, scale: float = 0.05) -> Path:
+    """A real peft LoRA (r=8, every linear layer) whose B matrices hold seeded noise instead of zeros, so it really
+    changes the answers without minutes of training."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM"))
+    noise = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, weight in lora.named_parameters():
+            if "lora_B" in name:  # zero at creation: the adapter would change nothing
+                weight.copy_(torch.randn(weight.shape, generator=noise) * scale)
+    lora.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def adapter_run(bundled_model: Path, bottega_home: Path) -> Path:
+    """A finished training run in the app's runs folder, as the Addestra tab leaves one (config, status, adapter)."""
+    from pipeline.jobs import write_status
+    from pipeline.train.config import TrainConfig, dump_config
+
+    run = bottega_home / "runs" / "train" / "rumore"
+    run.mkdir(parents=True, exist_ok=True)
+    config = TrainConfig.from_dict({"name": "rumore", "dataset": str(ROOT / "tests" / "assets" / "corto_it.yaml"),
+                                    "eval_share": 0.25, "seed": 0})  # fmt: skip
+    (run / "config.yaml").write_text(dump_config(config), encoding="utf-8")
+    noise_adapter(bundled_model, run / "adapter")
+    write_status(run, {"state": "finished", "step": 1, "max_steps": 1, "message": "", "started": 0})
+    return run

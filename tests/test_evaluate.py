@@ -19,6 +19,7 @@ from pipeline.files import atomic_write
 from pipeline.teacher import TeacherConfig
 from pipeline.train import data
 from pipeline.train.config import TrainConfig, dump_config
+from tests.conftest import noise_adapter
 from tests.fault_proxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,19 +38,9 @@ def _train_config(run_dir: Path) -> TrainConfig:
 @pytest.fixture(scope="module")
 def run_dir(bundled_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished training run as `evaluate` reads it: config.yaml and adapter/."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
     run = tmp_path_factory.mktemp("run")
     atomic_write(run / "config.yaml", dump_config(_train_config(run)).encode("utf-8"))
-    model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32)
-    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM"))
-    noise = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, weight in lora.named_parameters():
-            if "lora_B" in name:  # zero at creation: the adapter would change nothing
-                weight.copy_(torch.randn(weight.shape, generator=noise) * 0.02)
-    lora.save_pretrained(run / "adapter")
+    noise_adapter(bundled_model, run / "adapter", scale=0.02)
     return run
 
 

@@ -33,7 +33,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab(t("tab_train"), id="train"):
                 train.render(demo)
             with gr.Tab(t("tab_compare"), id="compare"):
-                compare.render()
+                compare.render(demo)
         open_generated.click(dataset.open_named, generated_name, dataset_picker).success(
             lambda: gr.Tabs(selected="dataset"), None, tabs
         )

@@ -1,9 +1,196 @@
-"""The Compare tab. A later issue fills it; for now it says what is coming."""
+"""The Confronta tab: the base model and the fine-tuned one answer the same Italian prompt side by side, on sides
+drawn at random and hidden until the vote; the votes' statistics; the automatic evaluation of a run.
+
+Layout and wiring only: the engine and the conversations live in `pipeline.arena`, votes in `pipeline.votes`,
+the evaluation job in `pipeline.evaluate` (launched as `python -m pipeline eval`).
+"""
+
+import tempfile
+import threading
+from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
+from pipeline import arena, jobs, models, votes
+from pipeline.chat import Sampling
+from pipeline.train import runs
 from pipeline.ui.i18n import t
 
+VERDICT_BUTTONS = (("a", "vote_a"), ("b", "vote_b"), ("tie", "vote_tie"), ("both_bad", "vote_bad"))
 
-def render() -> None:
-    gr.Markdown(t("compare_coming"))
+
+def adapters() -> list[str]:
+    """Finished training runs, by run folder (their adapter/ subfolder is loaded)."""
+    return [row["dir"] for row in runs.list_runs() if (Path(row["dir"]) / "adapter").is_dir()]
+
+
+def _sampling(temperature, top_p, max_new_tokens, seed, system) -> Sampling:
+    try:
+        return Sampling(float(temperature), float(top_p), int(max_new_tokens), int(seed), system.strip() or None)
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
+
+
+def _chats(conversation: arena.Conversation) -> tuple[list, list]:
+    return conversation.side("A"), conversation.side("B")
+
+
+def send(message, conversation, stop, base, adapter, *sampling_values):
+    """Both answers stream at once in this one event: every yield updates both chats."""
+    if not (message or "").strip():
+        raise gr.Error("Scrivi una domanda.")
+    if not adapter:
+        raise gr.Error("Scegli un adapter (una run finita dal tab Addestra, o un id dell'Hub).")
+    sampling = _sampling(*sampling_values)
+    try:
+        chat = arena.engine(base.strip() or models.DEFAULT_MODEL, adapter.strip())
+    except (models.ModelError, ValueError, OSError) as e:
+        raise gr.Error(str(e)) from e
+    conversation = conversation or arena.Conversation()
+    conversation.ask(message.strip())
+    stop = threading.Event()
+    yield "", conversation, stop, *_chats(conversation), ""
+    for _ in arena.stream(conversation, chat, sampling, stop):
+        yield gr.skip(), conversation, stop, *_chats(conversation), gr.skip()
+    yield gr.skip(), conversation, stop, *_chats(conversation), t("vote_now")
+
+
+def regenerate(conversation, stop, base, adapter, *sampling_values):
+    if not conversation or not conversation.history["base"]:
+        raise gr.Error("Non c'è ancora niente da rigenerare.")
+    conversation.drop_answers()
+    question = conversation.history["base"][-1]["content"]
+    for turns in conversation.history.values():
+        turns.pop()
+    yield from send(question, conversation, stop, base, adapter, *sampling_values)
+
+
+def stop_generation(stop: threading.Event | None) -> None:
+    if stop is not None:
+        stop.set()
+
+
+def new_conversation():
+    return arena.Conversation(), [], [], ""
+
+
+def vote(verdict, conversation, tags, comment, base, adapter, *sampling_values):
+    if conversation is None:
+        raise gr.Error("Non c'è ancora una risposta da votare.")
+    sampling = _sampling(*sampling_values)
+    model_ids = {"base": base.strip() or models.DEFAULT_MODEL, "finetuned": adapter.strip()}
+    try:
+        arena.record_vote(conversation, verdict, tags or [], comment or "", model_ids, vars(sampling))
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
+    sides = conversation.sides
+    reveal = f"A: **{votes.MODEL_LABELS[sides['A']]}** · B: **{votes.MODEL_LABELS[sides['B']]}** — {t('vote_saved')}"
+    return reveal, [], "", *statistics()
+
+
+def statistics() -> tuple[pd.DataFrame, pd.DataFrame]:
+    found = votes.stats(votes.VoteStore().all())
+    table = pd.DataFrame(found.table(), columns=["misura · measure", "valore · value"])
+    tags = pd.DataFrame([(tag, found.tags[tag]) for tag in votes.TAGS], columns=["etichetta", "voti"])
+    return table, tags
+
+
+def export() -> str:
+    path = Path(tempfile.mkdtemp(prefix="bottega-")) / "preferenze.yaml"
+    if not votes.export_preferences(votes.VoteStore().all(), path):
+        gr.Warning("Nessun voto decisivo (A o B meglio) da esportare.")
+    return str(path)
+
+
+def evaluate_run(adapter: str | None):
+    from pipeline import evaluate
+
+    run_dir = Path(adapter or "")
+    if not (run_dir / "config.yaml").is_file():
+        raise gr.Error("La valutazione automatica lavora su una run di addestramento: sceglila come adapter.")
+    try:
+        return str(evaluate.start(run_dir)), gr.Timer(active=True)
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
+
+
+def poll_eval(eval_dir: str | None):
+    from pipeline import evaluate
+
+    if not eval_dir:
+        return gr.skip(), gr.skip(), gr.Timer(active=False)
+    path = Path(eval_dir)
+    status = jobs.read_status(path)
+    table = pd.DataFrame(evaluate.result_rows(path), columns=list(evaluate.TABLE_HEADERS))
+    state = status.get("state", "starting")
+    done = state not in ("starting", "running")
+    note = f"**{state}** " + (status.get("message") or "") + ("" if done else " …")
+    log = jobs.log_tail(path / "log.txt", 12) if state in ("failed", "interrupted") else ""
+    return (note + (f"\n```\n{log}\n```" if log else "")), table, gr.Timer(active=not done)
+
+
+def render(demo: gr.Blocks) -> None:
+    with gr.Row():
+        base = gr.Textbox(models.DEFAULT_MODEL, label=t("cmp_base"), scale=2)
+        adapter = gr.Dropdown([], allow_custom_value=True, label=t("cmp_adapter"), scale=3, elem_id="cmp-adapter")
+        refresh = gr.Button(t("train_refresh"), size="sm", scale=0)
+    with gr.Accordion(t("cmp_sampling"), open=False):
+        with gr.Row():
+            temperature = gr.Slider(0, 1.5, value=0.0, step=0.05, label=t("gen_temperature"))
+            top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="top_p")
+            max_new_tokens = gr.Number(128, precision=0, minimum=1, label=t("cmp_max_tokens"), elem_id="cmp-tokens")
+            seed = gr.Number(42, precision=0, label=t("train_seed"))
+        system = gr.Textbox(label=t("cmp_system"), lines=2)
+    sampling = [temperature, top_p, max_new_tokens, seed, system]
+    conversation = gr.State(None)
+    stop = gr.State(None)
+    with gr.Row():
+        chat_a = gr.Chatbot(label="A", height=360, elem_id="cmp-chat-a")
+        chat_b = gr.Chatbot(label="B", height=360, elem_id="cmp-chat-b")
+    message = gr.Textbox(label=t("cmp_message"), placeholder=t("cmp_placeholder"), elem_id="cmp-message")
+    with gr.Row():
+        send_btn = gr.Button(t("cmp_send"), variant="primary", elem_id="cmp-send")
+        stop_btn = gr.Button(t("gen_stop"), variant="stop")
+        regen_btn = gr.Button(t("cmp_regenerate"))
+        new_btn = gr.Button(t("cmp_new"))
+    hint = gr.Markdown(elem_id="cmp-hint")
+    with gr.Row():
+        vote_btns = {v: gr.Button(t(key), elem_id=f"cmp-vote-{v}") for v, key in VERDICT_BUTTONS}
+    with gr.Row():
+        tags = gr.CheckboxGroup(list(votes.TAGS), label=t("cmp_tags"), elem_id="cmp-tags")
+        comment = gr.Textbox(label=t("cmp_comment"))
+    with gr.Row():
+        with gr.Column(scale=3):
+            stats_table = gr.Dataframe(interactive=False, label=t("cmp_stats"), elem_id="cmp-stats", wrap=True)
+        with gr.Column(scale=2):
+            tag_plot = gr.BarPlot(x="etichetta", y="voti", title=t("cmp_tag_plot"), y_lim=[0, None])
+            export_btn = gr.Button(t("cmp_export"), size="sm")
+            export_file = gr.File(label=t("cmp_export_file"))
+    gr.Markdown(t("cmp_eval"))
+    eval_btn = gr.Button(t("cmp_eval_start"), elem_id="cmp-eval")
+    eval_dir = gr.State(None)
+    eval_timer = gr.Timer(2.0, active=False)
+    eval_note = gr.Markdown()
+    eval_table = gr.Dataframe(interactive=False, elem_id="cmp-eval-table")
+
+    models_in = [base, adapter, *sampling]
+    outputs = [message, conversation, stop, chat_a, chat_b, hint]
+    gr.on(
+        [send_btn.click, message.submit], send, [message, conversation, stop, *models_in], outputs,
+        api_name="compare_send",
+    )  # fmt: skip
+    regen_btn.click(regenerate, [conversation, stop, *models_in], outputs)
+    stop_btn.click(stop_generation, stop, None)
+    new_btn.click(new_conversation, None, [conversation, chat_a, chat_b, hint])
+    for verdict, button in vote_btns.items():
+        button.click(
+            vote,
+            [gr.State(verdict), conversation, tags, comment, *models_in],
+            [hint, tags, comment, stats_table, tag_plot],
+        )
+    export_btn.click(export, None, export_file)
+    gr.on([demo.load, refresh.click], lambda: gr.Dropdown(choices=adapters()), None, adapter)
+    demo.load(statistics, None, [stats_table, tag_plot])
+    eval_btn.click(evaluate_run, adapter, [eval_dir, eval_timer])
+    eval_timer.tick(poll_eval, eval_dir, [eval_note, eval_table, eval_timer])

@@ -8,8 +8,8 @@ from pipeline.ui.i18n import EN, IT
 TABS = {
     "generate": lambda w: w["gen_name"],
     "dataset": lambda w: w["ds_examples"],
-    "train": lambda w: w["train_coming"].splitlines()[1][:40],
-    "compare": lambda w: w["compare_coming"].splitlines()[1][:40],
+    "train": lambda w: w["train_model_data"].lstrip("# "),
+    "compare": lambda w: w["cmp_eval"].splitlines()[0].lstrip("# "),
 }
 
 

@@ -1,0 +1,101 @@
+"""The Confronta tab's logic: one shared chat engine, blind conversations with hidden sides, and votes.
+
+Each conversation draws which model sits on the left (A) and keeps one history per side, since in a multi-turn
+chat each model answers its own previous replies. The engine (one copy of the base weights, the adapter switched on
+and off) is shared by every browser session and guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline import votes
+
+_lock = threading.Lock()
+_engine: Any = None
+
+
+def engine(base: str, adapter: str | None) -> Any:
+    """The shared ChatEngine for `base` with `adapter` loaded; the base is reloaded only when it changes."""
+    global _engine
+    from pipeline.chat import ChatEngine
+
+    with _lock:
+        if _engine is None or _engine.base != base:
+            _engine = None  # free the old weights before loading new ones
+            _engine = ChatEngine(base)
+        if adapter and _engine.adapter != adapter:
+            _engine.set_adapter(adapter)
+        return _engine
+
+
+@dataclass
+class Conversation:
+    """A blind conversation: sides drawn once, one history per model."""
+
+    sides: dict[str, str] = field(default_factory=lambda: votes.assign_sides(random.SystemRandom()))
+    history: dict[str, list[dict[str, str]]] = field(default_factory=lambda: {"base": [], "finetuned": []})
+    voted: bool = False
+
+    def side(self, letter: str) -> list[dict[str, str]]:
+        return self.history[self.sides[letter]]
+
+    def ask(self, text: str) -> None:
+        for turns in self.history.values():
+            turns.append({"role": "user", "content": text})
+        self.voted = False
+
+    def drop_answers(self) -> None:
+        """Before regenerating: remove the last answers, keep the last question."""
+        for turns in self.history.values():
+            if turns and turns[-1]["role"] == "assistant":
+                turns.pop()
+
+
+def stream(conversation: Conversation, chat: Any, sampling: Any, stop: threading.Event) -> Iterator[None]:
+    """Generate both answers to the last question together, updating the histories as tokens arrive."""
+    prompts = {model: list(turns) for model, turns in conversation.history.items()}
+    for turns in conversation.history.values():
+        turns.append({"role": "assistant", "content": ""})
+    # The engine takes one conversation; the two sides differ only in earlier answers, so the base side's history is
+    # the prompt when they agree, and each side is generated on its own history otherwise.
+    if prompts["base"] == prompts["finetuned"]:
+        for base, tuned in chat.stream_pair(prompts["base"], sampling, stop):
+            conversation.history["base"][-1]["content"] = base
+            conversation.history["finetuned"][-1]["content"] = tuned
+            yield
+        return
+    for model, index in (("base", 0), ("finetuned", 1)):
+        for pair in chat.stream_pair(prompts[model], sampling, stop):
+            conversation.history[model][-1]["content"] = pair[index]
+            yield
+
+
+def record_vote(
+    conversation: Conversation, verdict: str, tags: list[str], comment: str, models: dict, sampling: dict
+) -> votes.Vote:
+    """Store the vote on the last exchange, with the full turns, the sides, the models and the settings."""
+    a, b = conversation.side("A"), conversation.side("B")
+    if not a or a[-1]["role"] != "assistant" or not a[-1]["content"]:
+        raise ValueError("Non c'è ancora una risposta da votare: scrivi una domanda e attendi le due risposte.")
+    if conversation.voted:
+        raise ValueError("Hai già votato questa risposta: fai un'altra domanda o rigenera.")
+    vote = votes.Vote(
+        verdict=verdict,
+        tags=tags,
+        comment=comment.strip(),
+        turns=a[:-1],
+        answer_a=a[-1]["content"],
+        answer_b=b[-1]["content"],
+        turns_b=b[:-1] if b[:-1] != a[:-1] else None,
+        sides=dict(conversation.sides),
+        models=models,
+        sampling=sampling,
+    )
+    votes.VoteStore().add(vote)
+    conversation.voted = True
+    return vote
