@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.config import bottega_home
+from pipeline.config import bottega_home, read_mapping, refuse_unknown
 from pipeline.files import atomic_write
 from pipeline.teacher import TeacherConfig
 
@@ -129,10 +129,7 @@ class EvalConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> EvalConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"Campi sconosciuti nella configurazione: {sorted(unknown)}; ammessi: {sorted(known)}")
+        refuse_unknown(cls, raw)
         raw = dict(raw)
         raw["teacher"] = TeacherConfig(**(raw.get("teacher") or {}))
         return cls(**raw)
@@ -142,10 +139,7 @@ class EvalConfig:
 
 
 def load_config(path: str | Path) -> EvalConfig:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: la configurazione dev'essere una mappa YAML")
-    return EvalConfig.from_dict(raw)
+    return EvalConfig.from_dict(read_mapping(path))
 
 
 @dataclass

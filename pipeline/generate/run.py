@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from pipeline import dataset as ds_mod
-from pipeline.config import bottega_home
+from pipeline.config import bottega_home, read_mapping, refuse_unknown
 from pipeline.dataset import Dataset, Example, Meta
 from pipeline.files import atomic_write
 from pipeline.generate import prompts
@@ -93,10 +93,7 @@ class GenerationConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> GenerationConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"Campi sconosciuti nella configurazione: {sorted(unknown)}; ammessi: {sorted(known)}")
+        refuse_unknown(cls, raw)
         raw = dict(raw)
         raw["teacher"] = TeacherConfig(**(raw.get("teacher") or {}))
         raw["filters"] = FilterConfig(**(raw.get("filters") or {}))
@@ -107,10 +104,7 @@ class GenerationConfig:
 
 
 def load_config(path: str | Path) -> GenerationConfig:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: la configurazione dev'essere una mappa YAML")
-    return GenerationConfig.from_dict(raw)
+    return GenerationConfig.from_dict(read_mapping(path))
 
 
 class Journal:

@@ -93,18 +93,11 @@ class Inspection:
 
 def inspect(config: TrainConfig, examples: int = 2) -> Inspection:
     """Template and label-mask preview of the first examples, tokenizer report and memory estimate."""
-    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+    from transformers import AutoConfig
 
     from pipeline.train import report
 
-    model_dir = models.resolve(config.model)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    data.apply_template(tokenizer, config.chat_template, config.model)
-    try:
-        generation_eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
-    except OSError:
-        generation_eos = None
-    eot = data.end_of_turn_ids(tokenizer, generation_eos)
+    model_dir, tokenizer, eot = data.load_tokenizer(config)
     conversations = data.load_conversations(config)
     train_rows, eval_rows = data.split(conversations, config.eval_share, config.seed)
     previews = [data.preview(tokenizer, c, eot, config.assistant_only_loss) for c in train_rows[:examples]]

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.config import bottega_home
+from pipeline.config import bottega_home, read_mapping, refuse_unknown
 
 ATTENTION = ("auto", "sdpa", "eager", "flash_attention_2")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
@@ -172,10 +172,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
         """Preset values first, then the user's: a YAML that names only `preset` and `dataset` is a whole run."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"Campi sconosciuti nella configurazione: {sorted(unknown)}; ammessi: {sorted(known)}")
+        refuse_unknown(cls, raw)
         preset = raw.get("preset", DEFAULT_PRESET)
         if preset is not None and preset not in PRESETS:
             raise ValueError(f"`preset`: {preset!r} sconosciuto, usa uno tra {', '.join(PRESETS)}")
@@ -186,10 +183,7 @@ class TrainConfig:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: la configurazione dev'essere una mappa YAML")
-    return TrainConfig.from_dict(raw)
+    return TrainConfig.from_dict(read_mapping(path))
 
 
 def dump_config(config: TrainConfig) -> str:

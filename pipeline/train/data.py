@@ -107,6 +107,22 @@ def apply_template(tokenizer: Any, choice: str | None, model: str) -> None:
         )
 
 
+def load_tokenizer(config: TrainConfig) -> tuple[Path, Any, set[int]]:
+    """The model's folder, its tokenizer with the run's chat template, and the ids that end an assistant turn."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from pipeline import models
+
+    model_dir = models.resolve(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    apply_template(tokenizer, config.chat_template, config.model)
+    try:
+        generation_eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
+    except OSError:
+        generation_eos = None
+    return model_dir, tokenizer, end_of_turn_ids(tokenizer, generation_eos)
+
+
 def end_of_turn_ids(tokenizer: Any, generation_eos: int | list[int] | None = None) -> set[int]:
     """Token ids that end an assistant turn: the tokenizer's EOS and the generation config's EOS ids."""
     ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()

@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from pipeline import jobs, models
+from pipeline import jobs
 from pipeline.config import bottega_home
 from pipeline.files import atomic_write
 from pipeline.train import data
@@ -176,7 +176,6 @@ def explain(error: BaseException) -> str:
 def _train(config: TrainConfig, run_dir: Path, recorder: Recorder, resume: bool) -> dict:
     import torch
     from peft import LoraConfig
-    from transformers import AutoTokenizer, GenerationConfig
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
@@ -184,14 +183,7 @@ def _train(config: TrainConfig, run_dir: Path, recorder: Recorder, resume: bool)
     if problems:
         raise ValueError("La configurazione non si può addestrare:\n- " + "\n- ".join(problems))
     cuda = torch.cuda.is_available()
-    model_dir = models.resolve(config.model)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    data.apply_template(tokenizer, config.chat_template, config.model)
-    try:
-        generation_eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
-    except OSError:
-        generation_eos = None
-    eot = data.end_of_turn_ids(tokenizer, generation_eos)
+    model_dir, tokenizer, eot = data.load_tokenizer(config)
     train_rows, eval_rows = data.split(data.load_conversations(config), config.eval_share, config.seed)
     train_set = data.tokenize(tokenizer, train_rows, eot, config.assistant_only_loss)
     eval_set = data.tokenize(tokenizer, eval_rows, eot, config.assistant_only_loss) if eval_rows else None
