@@ -23,6 +23,7 @@ bench: setup
 	$(PY) bench/dataset_io.py
 	$(PY) bench/generation.py
 	$(PY) bench/train.py
+	$(PY) bench/chat.py
 
 setup: $(VENV)/.installed
 

@@ -9,27 +9,14 @@ import pytest
 
 from pipeline import models
 from pipeline.chat import AdapterError, ChatEngine, Sampling, flatten
+from tests.conftest import noise_adapter
 
 GREEDY = Sampling(temperature=0, max_new_tokens=20)
 MESSAGES = [{"role": "user", "content": "Scrivi una frase sul mare della Sicilia."}]
 
 
 def _make_adapter(model_dir: Path, out: Path, seed: int) -> Path:
-    """A LoRA r=8 on every linear layer whose B matrices are random (seeded), so that it really changes the answers."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)  # lora_A's initialisation
-    base = AutoModelForCausalLM.from_pretrained(model_dir)
-    model = get_peft_model(base, LoraConfig(r=8, target_modules="all-linear"))
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
-    model.save_pretrained(out)
-    return out
+    return noise_adapter(model_dir, out, seed=seed, scale=0.1)
 
 
 @pytest.fixture(scope="module")
