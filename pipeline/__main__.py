@@ -11,6 +11,8 @@
     python -m pipeline train --config configs/train/smollm2-cpu.yaml [--check | --detach]
     python -m pipeline train --resume RUN_DIR | --stop RUN_DIR | --list
     python -m pipeline eval --config configs/eval/smollm2.yaml
+    python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
+    python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
 
 Errors the user can fix (a bad name, a bad file, no network) print what to do and exit with 2.
 """
@@ -131,6 +133,18 @@ def _eval(args: argparse.Namespace) -> int:
     return evaluate_main(args.config)
 
 
+def _hub_push_dataset(args: argparse.Namespace) -> None:
+    from pipeline import hub
+
+    print(hub.push_dataset(args.file, args.repo, private=not args.public))
+
+
+def _hub_pull_dataset(args: argparse.Namespace) -> None:
+    from pipeline import hub
+
+    print(hub.pull_dataset(args.repo, args.out))
+
+
 def _train_check(config) -> int:
     from pipeline.train.check import inspect, preflight
 
@@ -208,6 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="confronta il modello base con base + LoRA sugli esempi tenuti fuori")
     evaluate.add_argument("--config", required=True, type=Path, help="il file YAML della valutazione")
     evaluate.set_defaults(func=_eval)
+
+    hub_parser = commands.add_parser("hub", help="carica e scarica dataset dall'Hub (token: HF_TOKEN o login)")
+    hub_commands = hub_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    push = hub_commands.add_parser("push-dataset", help="YAML + parquet + scheda in un repo di dataset")
+    push.add_argument("file", type=Path)
+    push.add_argument("--repo", required=True, help="UTENTE/NOME")
+    push.add_argument("--public", action="store_true", help="repo pubblico (default: privato)")
+    push.set_defaults(func=_hub_push_dataset)
+    pull = hub_commands.add_parser("pull-dataset", help="scarica il YAML di un repo di dataset di Bottega")
+    pull.add_argument("repo", help="UTENTE/NOME")
+    pull.add_argument("--out", required=True, type=Path, help="il nuovo file YAML (non deve esistere)")
+    pull.set_defaults(func=_hub_pull_dataset)
     return parser
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from pipeline import arena, jobs, models, votes
 from pipeline.chat import Sampling
+from pipeline.evaluate import TABLE_HEADERS
 from pipeline.train import runs
 from pipeline.ui.i18n import t
 
@@ -172,7 +173,7 @@ def render(demo: gr.Blocks) -> None:
     eval_dir = gr.State(None)
     eval_timer = gr.Timer(2.0, active=False)
     eval_note = gr.Markdown()
-    eval_table = gr.Dataframe(interactive=False, elem_id="cmp-eval-table")
+    eval_table = gr.Dataframe(headers=list(TABLE_HEADERS), interactive=False, elem_id="cmp-eval-table")
 
     models_in = [base, adapter, *sampling]
     outputs = [message, conversation, stop, chat_a, chat_b, hint]
