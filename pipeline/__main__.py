@@ -11,6 +11,8 @@
     python -m pipeline train --config configs/train/smollm2-cpu.yaml [--check | --detach]
     python -m pipeline train --resume RUN_DIR | --stop RUN_DIR | --list
     python -m pipeline eval --config configs/eval/smollm2.yaml
+    python -m pipeline chat --adapter RUN_DIR "Qual è la capitale d'Italia?"
+    python -m pipeline votes stats | votes export --out preferenze.yaml
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
     python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
 
@@ -133,6 +135,30 @@ def _eval(args: argparse.Namespace) -> int:
     return evaluate_main(args.config)
 
 
+def _chat(args: argparse.Namespace) -> None:
+    from pipeline.chat import ChatEngine, Sampling
+
+    engine = ChatEngine(args.base)
+    engine.set_adapter(str(args.adapter))
+    sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    base, tuned = engine.generate_pair([{"role": "user", "content": args.prompt}], sampling)
+    print(f"--- base ---\n{base}\n--- fine-tuned ---\n{tuned}")
+
+
+def _votes_stats(args: argparse.Namespace) -> None:
+    from pipeline import votes
+
+    for name, value in votes.stats(votes.VoteStore().all()).table():
+        print(f"{name}\t{value}")
+
+
+def _votes_export(args: argparse.Namespace) -> None:
+    from pipeline import votes
+
+    pairs = votes.export_preferences(votes.VoteStore().all(), args.out)
+    print(f"{args.out}: {pairs} coppie scelta/scartata")
+
+
 def _hub_push_dataset(args: argparse.Namespace) -> None:
     from pipeline import hub
 
@@ -222,6 +248,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="confronta il modello base con base + LoRA sugli esempi tenuti fuori")
     evaluate.add_argument("--config", required=True, type=Path, help="il file YAML della valutazione")
     evaluate.set_defaults(func=_eval)
+
+    chat = commands.add_parser("chat", help="la stessa domanda al modello base e a base + adapter, affiancati")
+    chat.add_argument("prompt")
+    chat.add_argument("--adapter", required=True, type=Path, help="una run finita, o la cartella di un adapter")
+    chat.add_argument("--base", default=models.DEFAULT_MODEL)
+    chat.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
+    chat.add_argument("--max-new-tokens", type=int, default=256)
+    chat.add_argument("--seed", type=int, default=42)
+    chat.set_defaults(func=_chat)
+
+    votes_parser = commands.add_parser("votes", help="statistiche ed esportazione dei voti A/B")
+    votes_commands = votes_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    votes_commands.add_parser("stats", help="vittorie, pareggi, intervalli, test del segno").set_defaults(
+        func=_votes_stats
+    )
+    votes_export = votes_commands.add_parser("export", help="coppie scelta/scartata in YAML")
+    votes_export.add_argument("--out", required=True, type=Path)
+    votes_export.set_defaults(func=_votes_export)
 
     hub_parser = commands.add_parser("hub", help="carica e scarica dataset dall'Hub (token: HF_TOKEN o login)")
     hub_commands = hub_parser.add_subparsers(dest="action", required=True, metavar="ACTION")

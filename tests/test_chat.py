@@ -156,3 +156,13 @@ def test_adapter_for_another_model_leaves_the_engine_as_it_was(engine: ChatEngin
         engine.set_adapter(str(tmp_path))
     assert engine.adapter == str(adapters[0])
     assert engine.generate_pair(MESSAGES, GREEDY) == before
+
+
+def test_cli_chat_prints_both_answers(adapters, capsys):
+    from pipeline.__main__ import main
+
+    first, _ = adapters
+    assert main(["chat", "--adapter", str(first), "--max-new-tokens", "12", "Ciao, come stai?"]) == 0
+    out = capsys.readouterr().out
+    base, tuned = out.split("--- fine-tuned ---")
+    assert base.startswith("--- base ---") and base.strip() != "--- base ---" and tuned.strip()

@@ -258,3 +258,20 @@ def test_export_puts_the_winners_answer_in_chosen_whichever_side_it_was_on(tmp_p
     # The system prompt the models answered under is part of the prompt.
     assert rows[3]["prompt"][0] == {"role": "system", "content": "Rispondi in italiano."}
     assert [p.name for p in path.parent.iterdir()] == ["preferenze.yaml"]
+
+
+def test_cli_stats_and_export(tmp_path, monkeypatch, capsys):
+    from pipeline.__main__ import main
+
+    monkeypatch.setenv("BOTTEGA_HOME", str(tmp_path))
+    store = VoteStore()
+    for verdict in ("a", "a", "b", "tie"):
+        store.add(
+            Vote(verdict=verdict, turns=[{"role": "user", "content": "Ciao"}], answer_a="uno", answer_b="due",
+                 sides={"A": "finetuned", "B": "base"}, models={"base": "b", "finetuned": "f"})
+        )  # fmt: skip
+    assert main(["votes", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert "Meglio il fine-tuned\t2" in out and "Meglio il base\t1" in out and "Pari\t1" in out
+    assert main(["votes", "export", "--out", str(tmp_path / "pref.yaml")]) == 0
+    assert "3 coppie" in capsys.readouterr().out
