@@ -15,6 +15,7 @@
     python -m pipeline votes stats | votes export --out preferenze.yaml
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
     python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
+    python -m pipeline hub push-adapter RUN_DIR --repo UTENTE/smollm2-it
 
 Errors the user can fix (a bad name, a bad file, no network) print what to do and exit with 2.
 """
@@ -165,6 +166,12 @@ def _hub_push_dataset(args: argparse.Namespace) -> None:
     print(hub.push_dataset(args.file, args.repo, private=not args.public))
 
 
+def _hub_push_adapter(args: argparse.Namespace) -> None:
+    from pipeline import hub
+
+    print(hub.push_adapter(args.run_dir, args.repo, private=not args.public))
+
+
 def _hub_pull_dataset(args: argparse.Namespace) -> None:
     from pipeline import hub
 
@@ -274,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--repo", required=True, help="UTENTE/NOME")
     push.add_argument("--public", action="store_true", help="repo pubblico (default: privato)")
     push.set_defaults(func=_hub_push_dataset)
+    push_adapter = hub_commands.add_parser("push-adapter", help="l'adapter di una run, con la sua scheda")
+    push_adapter.add_argument("run_dir", type=Path)
+    push_adapter.add_argument("--repo", required=True, help="UTENTE/NOME")
+    push_adapter.add_argument("--public", action="store_true", help="repo pubblico (default: privato)")
+    push_adapter.set_defaults(func=_hub_push_adapter)
     pull = hub_commands.add_parser("pull-dataset", help="scarica il YAML di un repo di dataset di Bottega")
     pull.add_argument("repo", help="UTENTE/NOME")
     pull.add_argument("--out", required=True, type=Path, help="il nuovo file YAML (non deve esistere)")

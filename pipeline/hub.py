@@ -2,6 +2,7 @@
 
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
     python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
+    python -m pipeline hub push-adapter ~/.cache/bottega/runs/train/smollm2-it --repo UTENTE/smollm2-it
 
 A pushed dataset repo holds the YAML itself (the source of truth, lossless), `data/train.parquet` (a `datasets`
 version with a `messages` column, ready for chat templates) and README.md (the dataset card). Everything goes through
@@ -116,3 +117,56 @@ def pull_dataset(repo_id: str, out: str | Path, token: str | None = None, api: A
     ds = yaml_dataset.load(local)  # validated before it lands in the datasets folder
     yaml_dataset.create(out, ds)
     return out
+
+
+# What training leaves in adapter/ that the Hub repo gets; our card replaces README.md, and training_args.bin (a
+# pickle of local settings and paths) stays home.
+_ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                  "chat_template.jinja", "special_tokens_map.json")  # fmt: skip
+
+
+def adapter_results(run_dir: Path) -> list[str]:
+    """Card lines from the run's automatic evaluation and from the A/B votes that used this run as adapter."""
+    from pipeline import evaluate, votes
+
+    lines = []
+    for path in (run_dir / "eval" / "eval.yaml", run_dir / "eval.yaml"):
+        if path.exists():
+            for metric, base, tuned, delta in evaluate.load_result(path).table():
+                lines.append(f"- {metric}: base {base} → fine-tuned {tuned} ({delta})")
+            break
+    mine = [v for v in votes.VoteStore().all() if v.models.get("finetuned") == str(run_dir)]
+    if mine:
+        found = votes.stats(mine)
+        lines.append(f"- voti A/B alla cieca: {found.n} (fine-tuned meglio {found.wins}, base meglio {found.losses}, "
+                     f"pari {found.ties}, entrambe scarse {found.both_bad})")  # fmt: skip
+        if found.p_value is not None:
+            lines.append(f"- test del segno esatto: p = {found.p_value:.3g}")
+    return lines
+
+
+def push_adapter(
+    run_dir: str | Path, repo_id: str, token: str | None = None, private: bool = True, api: Any = None
+) -> str:
+    """Create (or update) the model repo `repo_id` with a run's LoRA adapter and its card (base model, dataset,
+    hyperparameters, losses, evaluation and A/B results, intended use), in one commit. Returns the commit URL."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    from pipeline import jobs
+    from pipeline.train.card import render_card
+    from pipeline.train.config import load_config
+    from pipeline.train.run import read_metrics
+
+    run_dir = Path(run_dir)
+    adapter = run_dir / "adapter"
+    if not (adapter / "adapter_model.safetensors").exists():
+        raise ValueError(f"{run_dir} non ha un adapter finito (adapter/adapter_model.safetensors): addestra prima")
+    config = load_config(run_dir / "config.yaml")
+    card = render_card(config, jobs.read_status(run_dir), read_metrics(run_dir), adapter_results(run_dir))
+    operations = [CommitOperationAdd(name, (adapter / name).read_bytes())
+                  for name in _ADAPTER_FILES if (adapter / name).exists()]  # fmt: skip
+    operations.append(CommitOperationAdd("README.md", card.encode("utf-8")))
+    api = api or HfApi()
+    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True, token=token)
+    info = api.create_commit(repo_id, operations, commit_message=f"Bottega: adapter {config.name}", token=token)
+    return str(info.commit_url)

@@ -95,3 +95,28 @@ def test_cli_push_then_pull(tmp_path, monkeypatch, capsys):
     out = tmp_path / "copia.yaml"
     assert main(["hub", "pull-dataset", "utente/seed-it", "--out", str(out)]) == 0
     assert "commit/abc" in capsys.readouterr().out and out.exists()
+
+
+def test_push_adapter_uploads_the_adapter_and_a_card_with_results(adapter_run, tmp_path, monkeypatch):
+    from huggingface_hub import ModelCard
+
+    from pipeline import votes
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    votes.VoteStore().add(
+        votes.Vote(verdict="a", turns=[{"role": "user", "content": "Ciao"}], answer_a="uno", answer_b="due",
+                   sides={"A": "finetuned", "B": "base"}, models={"base": "b", "finetuned": str(adapter_run)})
+    )  # fmt: skip
+    fake = FakeHub(tmp_path)
+    hub.push_adapter(adapter_run, "utente/smollm2-it", token=TOKEN, api=fake)
+    assert fake.calls[0][2]["repo_type"] == "model"
+    assert {"adapter_config.json", "adapter_model.safetensors", "README.md"} <= set(fake.files)
+    assert "training_args.bin" not in fake.files
+    weights = adapter_run / "adapter" / "adapter_model.safetensors"
+    assert fake.files["adapter_model.safetensors"] == weights.read_bytes()
+    card = ModelCard(fake.files["README.md"].decode("utf-8"))
+    assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct" and card.data.library_name == "peft"
+    assert "voti A/B alla cieca: 1 (fine-tuned meglio 1" in card.text and "lora_r" in card.text
+    assert all(TOKEN.encode() not in content for content in fake.files.values())
+    with pytest.raises(ValueError, match="non ha un adapter finito"):
+        hub.push_adapter(tmp_path, "utente/niente", api=fake)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pipeline.train.config import TrainConfig
@@ -13,13 +14,25 @@ _HYPER = (
 )  # fmt: skip
 
 
-def render_card(config: TrainConfig, status: dict, metrics: list[dict]) -> str:
+def base_model_id(config: TrainConfig) -> str | None:
+    """The base model's Hub id for the card's metadata: the bundled model's upstream id, a Hub id as given, or None
+    for a local folder (which means nothing on the Hub)."""
+    from pipeline import models
+
+    if config.model in models.BUNDLED:
+        return "HuggingFaceTB/SmolLM2-135M-Instruct"
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", config.model) and not Path(config.model).exists():
+        return config.model
+    return None
+
+
+def render_card(config: TrainConfig, status: dict, metrics: list[dict], extra_results: list[str] | None = None) -> str:
     """Card text: metadata block validated by huggingface_hub, then what, how, results, intended use (Italian
     first, since the users are Italian)."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    base = config.model if "/" in config.model else f"HuggingFaceTB/SmolLM2-135M-Instruct ({config.model})"
-    base_id = config.model if "/" in config.model else "HuggingFaceTB/SmolLM2-135M-Instruct"
+    base_id = base_model_id(config)
+    base = base_id or config.model
     data = ModelCardData(
         language=["it"],
         license="apache-2.0",
@@ -35,6 +48,7 @@ def render_card(config: TrainConfig, status: dict, metrics: list[dict]) -> str:
         results.append(f"- loss di addestramento: {losses[0]:.3f} → {losses[-1]:.3f}")
     if evals:
         results.append(f"- loss di valutazione (held-out): {evals[0]:.3f} → {evals[-1]:.3f}")
+    results += extra_results or []
     hyper = "\n".join(f"| {name} | {getattr(config, name)} |" for name in _HYPER)
     content = f"""---
 {data.to_yaml()}
