@@ -202,3 +202,18 @@ def test_qlora_and_attention_settings_reach_from_pretrained(monkeypatch):
     assert quant.bnb_4bit_compute_dtype is torch.bfloat16
     plain = model_kwargs(TrainConfig.from_dict({"compute_dtype": "float16", "attention": "sdpa"}), cuda=True)
     assert plain == {"dtype": torch.float16, "attn_implementation": "sdpa"}
+
+
+def test_every_shipped_accelerate_config_loads():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    kinds = {}
+    for path in sorted((ROOT / "configs" / "accelerate").glob("*.yaml")):
+        assert path.read_text().startswith("# accelerate launch --config_file"), path  # says how to run it
+        kinds[path.stem] = str(load_config_from_file(str(path)).distributed_type)
+    assert kinds == {
+        "ddp_cpu": "DistributedType.MULTI_GPU",  # torchrun starts the processes; use_cpu picks gloo
+        "ddp_gpu": "DistributedType.MULTI_GPU",
+        "deepspeed_zero3": "DistributedType.DEEPSPEED",
+        "fsdp": "DistributedType.FSDP",
+    }

@@ -264,6 +264,8 @@ def _train(config: TrainConfig, run_dir: Path, recorder: Recorder, resume: bool)
         recorder.update(state="stopped", message="Fermato: riprendi dall'ultimo checkpoint quando vuoi.")
         return recorder.status
     adapter = run_dir / "adapter"
+    if trainer.is_fsdp_enabled:  # sharded checkpoints resume fast, but save_model writes weights only in full
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(adapter))
     if recorder.enabled:
         tokenizer.save_pretrained(str(adapter))
