@@ -24,7 +24,6 @@ app shows.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -32,7 +31,6 @@ import importlib.util
 import math
 import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -393,7 +391,7 @@ def load_model(base_model: str, adapter: Path, chat_template: str | None = None)
     end-of-turn ids. bfloat16 on a GPU, float32 on CPU."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from pipeline import models
     from pipeline.train.data import apply_template, end_of_turn_ids
@@ -405,11 +403,7 @@ def load_model(base_model: str, adapter: Path, chat_template: str | None = None)
     # Training saves its tokenizer (chat template included) next to the adapter.
     tokenizer = AutoTokenizer.from_pretrained(adapter if (adapter / "tokenizer_config.json").is_file() else model_dir)
     apply_template(tokenizer, chat_template, base_model)
-    try:
-        generation_eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
-    except OSError:
-        generation_eos = None
-    return model, tokenizer, end_of_turn_ids(tokenizer, generation_eos)
+    return model, tokenizer, end_of_turn_ids(tokenizer, base.generation_config.eos_token_id)
 
 
 @dataclass
@@ -517,7 +511,7 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda messag
 
 def judge_messages(prompt: list[dict], answer_a: str, answer_b: str) -> list[dict]:
     """The pairwise judge's request, in Italian, in the style of `pipeline.generate.prompts`."""
-    from pipeline.generate.prompts import _YAML_RULES
+    from pipeline.generate.prompts import YAML_RULES
 
     return [
         {"role": "system", "content": "Sei un giudice imparziale e severo di risposte scritte in italiano."},
@@ -527,7 +521,7 @@ def judge_messages(prompt: list[dict], answer_a: str, answer_b: str) -> list[dic
             "\n\nQuale delle due risposte è migliore? Considera la correttezza, un italiano fluido e naturale, il "
             "registro adatto alla richiesta e la completezza. Non farti influenzare dall'ordine in cui le risposte "
             "compaiono né dalla loro lunghezza.\n\n"
-            f"{_YAML_RULES}\nmotivazione: |\n  due o tre frasi che confrontano le risposte\n"
+            f"{YAML_RULES}\nmotivazione: |\n  due o tre frasi che confrontano le risposte\n"
             "migliore: A, B oppure pari",
         },
     ]
@@ -632,10 +626,7 @@ def lm_eval_scores(model: Any, tokenizer: Any, tasks: list[str], limit: int | No
     scores: dict[str, Any] = {}
     for side in SIDES:
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=8)
-        if side == "base":
-            with model.disable_adapter():
-                out = simple_evaluate(model=lm, tasks=list(tasks), limit=limit, task_manager=manager)
-        else:
+        with model.disable_adapter() if side == "base" else contextlib.nullcontext():
             out = simple_evaluate(model=lm, tasks=list(tasks), limit=limit, task_manager=manager)
         scores[side] = {t: _accuracy(out["results"].get(t, {})) for t in tasks}
     return scores
@@ -690,9 +681,3 @@ def main(config_path: str | Path) -> int:
         print(f"nota: {note}")
     print(path)
     return 2 if result.judge is not None and result.judge.error else 0
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, type=Path, help="il file YAML della valutazione")
-    sys.exit(main(parser.parse_args().config))

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pipeline.train import data
 from pipeline.train.check import preflight
@@ -159,7 +158,6 @@ def test_saved_hf_dataset_folder_is_read(tmp_path):
     conversations = data.load_conversations(TrainConfig.from_dict({"dataset": str(folder)}))
     assert len(conversations) == 12
     assert conversations[0][-1] == {"role": "assistant", "content": "La capitale d'Italia è Roma."}
-    assert yaml.safe_load((ASSETS / "corto_it.yaml").read_text())["name"] == "corto_it"
 
 
 def test_the_app_can_name_only_listed_datasets_or_hub_ids(app_datasets, monkeypatch):

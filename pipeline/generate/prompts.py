@@ -33,7 +33,7 @@ NEW_TASK_KEYS = ["istruzione"]
 ANSWER_KEYS = ["risposta"]
 JUDGE_KEYS = ["punteggio"]
 
-_YAML_RULES = "Rispondi solo con un oggetto YAML con queste chiavi, in quest'ordine, usando blocchi `|` per il testo:"
+YAML_RULES = "Rispondi solo con un oggetto YAML con queste chiavi, in quest'ordine, usando blocchi `|` per il testo:"
 
 
 def _task(example: Example) -> str:
@@ -54,7 +54,7 @@ def self_instruct(examples: list[Example], with_input: bool) -> list[dict]:
             "content": f"Ecco alcuni compiti per un assistente che parla italiano:\n\n{shown}\n\n"
             "Inventa UN compito nuovo, diverso da tutti questi per argomento e tipo, che un assistente solo testuale "
             "possa svolgere (niente immagini, audio, video, link o file). Scrivilo in italiano naturale, come lo "
-            f"scriverebbe una persona. {need}\n\n{_YAML_RULES}\n"
+            f"scriverebbe una persona. {need}\n\n{YAML_RULES}\n"
             "idea: |\n  perché il compito è utile e diverso dagli esempi, in una frase\n"
             "istruzione: |\n  il compito\ninput: |\n  l'input, oppure niente",
         },
@@ -70,7 +70,7 @@ def evolve(parent: Example, operation: str) -> list[dict]:
             f"METODO: {EVOLUTIONS[operation]}\n\n"
             "Il nuovo compito deve restare ragionevole, comprensibile da una persona e risolvibile da un modello "
             "solo testuale; aggiungi al massimo 10-20 parole. Non citare il metodo né le parole 'compito' o "
-            f"'riscritto' nel testo del compito.\n\n{_YAML_RULES}\n"
+            f"'riscritto' nel testo del compito.\n\n{YAML_RULES}\n"
             "analisi: |\n  che cosa cambi e perché, in una frase\n"
             "istruzione: |\n  il nuovo compito\ninput: |\n  l'input, oppure niente",
         },
@@ -82,7 +82,7 @@ def answer(example: Example, system: str) -> list[dict]:
         {"role": "system", "content": system},
         {
             "role": "user",
-            "content": f"{_task(example)}\n\nRispondi in italiano. {_YAML_RULES}\n"
+            "content": f"{_task(example)}\n\nRispondi in italiano. {YAML_RULES}\n"
             "ragionamento: |\n  i passaggi che segui, in breve\n"
             "risposta: |\n  la risposta completa per l'utente, che segue il messaggio di sistema",
         },
@@ -96,7 +96,7 @@ def judge(example: Example) -> list[dict]:
             "role": "user",
             "content": f"ISTRUZIONE:\n{_task(example)}\n\nRISPOSTA:\n{example.output}\n\n"
             "Valuta la risposta da 1 a 10 considerando correttezza, italiano fluido e naturale, registro adatto alla "
-            f"richiesta e completezza.\n\n{_YAML_RULES}\n"
+            f"richiesta e completezza.\n\n{YAML_RULES}\n"
             "motivazione: |\n  due o tre frasi\npunteggio: un numero intero da 1 a 10",
         },
     ]

@@ -14,6 +14,7 @@ import pandas as pd
 from pipeline import editor, jobs
 from pipeline.train import runs
 from pipeline.train.config import ATTENTION, PRESETS, SCHEDULERS, TrainConfig
+from pipeline.train.data import dataset_source
 from pipeline.ui.common import user_errors
 from pipeline.ui.i18n import t
 
@@ -40,8 +41,6 @@ _INTS |= {"save_steps", "num_processes"}
 
 def config_from_form(*values) -> TrainConfig:
     raw = dict(zip(FIELDS, values, strict=True))
-    from pipeline.train.data import dataset_source
-
     raw["dataset"] = dataset_source(raw["dataset"])
     raw["target_modules"] = [m.strip() for m in raw["target_modules"].split(",")] if "," in raw[
         "target_modules"] else raw["target_modules"].strip()  # fmt: skip
