@@ -8,22 +8,40 @@ and off) is shared by every browser session and guarded by a lock.
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline import votes
+from pipeline.train import runs
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 _lock = threading.Lock()
 _engine: Any = None
 
 
+def adapter_source(choice: str) -> str:
+    """What a visitor may load as the adapter: a training run of the runs folder (its name or folder) or a Hub id,
+    never another folder of the server. ValueError naming the field otherwise."""
+    choice = (choice or "").strip()
+    if _HUB_ID.fullmatch(choice) and ".." not in choice and not Path(choice).exists():
+        return choice
+    try:
+        return str(runs.run_folder(choice, "adapter"))
+    except ValueError as e:
+        raise ValueError(f"{e}, oppure scrivi l'id di un adapter dell'Hub (utente/nome)") from e
+
+
 def engine(base: str, adapter: str | None) -> Any:
-    """The shared ChatEngine for `base` with `adapter` loaded; the base is reloaded only when it changes."""
+    """The shared ChatEngine for `base` with `adapter` (see `adapter_source`) loaded; the base is reloaded only when
+    it changes."""
     global _engine
     from pipeline.chat import ChatEngine
 
+    adapter = adapter_source(adapter) if adapter else None
     with _lock:
         if _engine is None or _engine.base != base:
             _engine = None  # free the old weights before loading new ones

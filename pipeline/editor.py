@@ -2,6 +2,9 @@
 
 Each action loads the file, checks that it is still at the revision the editor last saw, applies one change and saves
 atomically: two browser tabs (or a tab and a text editor) never silently overwrite each other's work.
+
+Names come from visitors of the app: a dataset picked from the list must resolve inside the datasets folder
+(`dataset_path`), a new one is a single plain name (`dataset_file`), and an upload is size-checked before it is read.
 """
 
 from __future__ import annotations
@@ -12,34 +15,81 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import dataset as ds_mod
-from pipeline.config import datasets_dir
+from pipeline import formats
+from pipeline.config import datasets_dir, inside, max_upload_bytes, safe_name
 from pipeline.dataset import Dataset, DatasetError, Example, Meta
 
 ALL = ""  # the "any value" choice of a filter
 
 
 def list_datasets() -> list[str]:
-    """Dataset files under the datasets folder, as paths relative to it."""
+    """Dataset files under the datasets folder, as paths relative to it (not symlinks that lead out of it)."""
     root = datasets_dir()
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml"))
+    real = root.resolve()
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml") if real in p.resolve().parents)
 
 
-def dataset_path(name: str) -> Path:
-    """The file of a dataset named as `list_datasets` names it; refuses paths that leave the datasets folder."""
-    root = datasets_dir().resolve()
-    path = (root / name).resolve()
-    if root not in path.parents or path.suffix != ".yaml":
-        raise DatasetError([f"'{name}' non è un dataset della cartella {root}: scegline uno dall'elenco"])
+def dataset_path(name: str, field: str = "dataset") -> Path:
+    """The file of a dataset named as `list_datasets` names it (subfolders allowed); refuses anything that is not a
+    .yaml file inside the datasets folder once resolved: '..', absolute paths, symlinks that lead out."""
+    try:
+        path = inside(datasets_dir(), name or "", field)
+    except ValueError as e:
+        raise DatasetError([str(e)]) from e
+    if path.suffix != ".yaml":
+        raise DatasetError([f"campo '{field}': '{name}' non è un file .yaml dei dataset: scegline uno dall'elenco"])
+    return path
+
+
+def dataset_file(name: str, field: str = "nome") -> Path:
+    """The file `<name>.yaml` in the datasets folder for a dataset the user names: one plain name, no folders (a
+    typed '.yaml' is not doubled)."""
+    try:
+        name = safe_name(name, field).removesuffix(".yaml")
+    except ValueError as e:
+        raise DatasetError([str(e)]) from e
+    return dataset_path(f"{name}.yaml", field)
+
+
+def _new_file(name: str, field: str) -> Path:
+    path = dataset_file(name, field)
+    if path.exists():
+        raise DatasetError([f"campo '{field}': il dataset '{path.name}' esiste già: scegli un altro nome"])
     return path
 
 
 def new_dataset(name: str) -> Path:
     """Create an empty dataset file `<name>.yaml` in the datasets folder."""
-    if not re.fullmatch(r"[\w-]+", name or ""):
-        raise DatasetError(["campo 'nome': usa lettere, cifre, '_' o '-', senza spazi né estensione (es. cucina_it)"])
-    path = dataset_path(f"{name}.yaml")
-    ds_mod.create(path, Dataset(name=name, provenance={"method": "human"}))
+    path = _new_file(name, "nome")
+    ds_mod.create(path, Dataset(name=path.stem, provenance={"method": "human"}))
     return path
+
+
+def import_upload(upload: str | Path, fmt: str | None, name: str | None) -> tuple[Path, Dataset]:
+    """Import a file a visitor uploaded as the new draft dataset `<name>.yaml` (default name: the file's) in the
+    datasets folder. A file over `max_upload_bytes()` is refused before it is read; nothing is written on error."""
+    upload = Path(upload)
+    path = _new_file((name or "").strip() or upload.stem, "nome")
+    if not upload.is_file():
+        raise DatasetError([f"campo 'file': '{upload.name}' non è un file caricato: caricalo di nuovo"])
+    size, limit = upload.stat().st_size, max_upload_bytes()
+    if size > limit:
+        raise DatasetError(
+            [
+                f"campo 'file': '{upload.name}' pesa {_size(size)}, oltre il limite di {_size(limit)}: "
+                "dividilo in file più piccoli, oppure importalo dalla riga di comando (python -m pipeline dataset "
+                "import)"
+            ]
+        )
+    imported = formats.import_file(upload, fmt or None, name=path.stem)
+    ds_mod.create(path, imported)
+    return path, imported
+
+
+def _size(size: int) -> str:
+    """A size as people read it, with the Italian decimal comma: '12,3 MB', '10,2 KB'."""
+    text = f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 2**10:.1f} KB"
+    return text.replace(".", ",")
 
 
 def filter_examples(

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from pipeline import dataset as ds_mod
-from pipeline.config import bottega_home, read_mapping, refuse_unknown
+from pipeline.config import bottega_home, read_mapping, refuse_unknown, safe_name
 from pipeline.dataset import Dataset, Example, Meta
 from pipeline.files import atomic_write
 from pipeline.generate import prompts
@@ -61,7 +61,8 @@ class GenerationConfig:
     local_model: str = "smollm2-135m-instruct"
     """The model `transformers serve` loads when the teacher preset is "local"."""
     run_dir: str | None = None
-    """Where the journal lives (default: $BOTTEGA_HOME/runs/generate/<output name>)."""
+    """Where the journal lives (default: $BOTTEGA_HOME/runs/generate/<output name>, which must then be a plain name:
+    letters, digits, '.', '_', '-')."""
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
 
@@ -84,6 +85,11 @@ class GenerationConfig:
             problems.append(f"`judge_threshold` dev'essere tra 1 e 10, trovato {self.judge_threshold}")
         if not Path(self.output).name.endswith(".yaml"):
             problems.append(f"`output` dev'essere un file .yaml, trovato {self.output!r}")
+        elif not self.run_dir:
+            try:  # the output's name becomes the run folder under $BOTTEGA_HOME
+                safe_name(Path(self.output).stem, "output")
+            except ValueError as e:
+                problems.append(f"{e}; oppure indica la cartella della run in `run_dir`")
         if problems:
             raise ValueError("Configurazione della generazione non valida:\n- " + "\n- ".join(problems))
 
@@ -429,17 +435,18 @@ def save_config(config: GenerationConfig) -> Path:
     return path
 
 
-def start(config: GenerationConfig) -> Path:
+def start(config: GenerationConfig, env: dict[str, str] | None = None) -> Path:
     """Launch `python -m pipeline generate` for this config as a detached job; returns its run folder.
 
-    Starting again with the same output resumes the run from its journal."""
+    Starting again with the same output resumes the run from its journal. `env` is added to the job's environment
+    only (on a Space, the visitor's OAuth token as the Hugging Face teacher's key): it is never written anywhere."""
     from pipeline.jobs import launch
 
     run_dir = config.run_path
     config_path = save_config(config)
     atomic_write(run_dir / "status.json", json.dumps({**dataclasses.asdict(Status(target=config.count)),
                                                              "state": "starting"}).encode())  # fmt: skip
-    launch(["generate", "--config", str(config_path)], run_dir / "log.txt", pid_file=run_dir / "pid")
+    launch(["generate", "--config", str(config_path)], run_dir / "log.txt", pid_file=run_dir / "pid", env=env)
     return run_dir
 
 

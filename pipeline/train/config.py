@@ -8,14 +8,13 @@ the model or the dataset (QLoRA without CUDA, an unknown target module, no appro
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pipeline.config import bottega_home, read_mapping, refuse_unknown
+from pipeline.config import bottega_home, read_mapping, refuse_unknown, safe_name
 
 ATTENTION = ("auto", "sdpa", "eager", "flash_attention_2")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
@@ -158,8 +157,10 @@ class TrainConfig:
             self.target_modules = [self.target_modules]
         if isinstance(self.target_modules, list) and not self.target_modules:
             problems.append('`target_modules` è vuoto: usa "all-linear" o dei nomi come [q_proj, v_proj]')
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", self.name):
-            problems.append(f"`name`: {self.name!r} non va bene, usa lettere, cifre, '.', '_' e '-'")
+        try:  # the run folder's name under $BOTTEGA_HOME
+            self.name = safe_name(self.name, "name")
+        except ValueError as e:
+            problems.append(str(e))
         if self.preset is not None and self.preset not in PRESETS:
             problems.append(f"`preset`: {self.preset!r} sconosciuto, usa uno tra {', '.join(PRESETS)}")
         if problems:

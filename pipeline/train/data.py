@@ -215,7 +215,25 @@ def dataset_source(choice: str) -> str:
     if choice in editor.list_datasets():
         return str(editor.dataset_path(choice))
     if _HUB_ID.fullmatch(choice) and not choice.endswith((".yaml", ".yml")):
+        # Training reads an id that names an existing path as that local path (see load_conversations).
+        if any((base / choice).exists() for base in (Path.cwd(), Path(__file__).resolve().parents[2])):
+            raise yaml_dataset.DatasetError(
+                [f"campo 'dataset': {choice!r} è un percorso locale, non un id dell'Hub: scegline uno dall'elenco"]
+            )
         return choice
     raise yaml_dataset.DatasetError(
-        [f"dataset {choice!r}: scegline uno dall'elenco, oppure scrivi l'id di un dataset dell'Hub (utente/nome)"]
+        [
+            f"campo 'dataset': {choice!r} non va bene: scegline uno dall'elenco, oppure scrivi l'id di un dataset "
+            "dell'Hub (utente/nome)"
+        ]
     )
+
+
+def template_source(choice: str | None) -> str | None:
+    """What the app's template picker may name: nothing (the model's own template) or "chatml". A .jinja file is for
+    configs written by hand: a visitor must not make the app read a file of the server as a template."""
+    if not choice:
+        return None
+    if choice != "chatml":
+        raise TemplateError(f"campo 'chat_template': {choice!r} non è ammesso qui: lascialo vuoto o scegli 'chatml'")
+    return choice

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline import jobs
-from pipeline.config import bottega_home
+from pipeline.config import bottega_home, inside
 from pipeline.files import atomic_write, exclusive_lock, try_lock
 from pipeline.train.config import TrainConfig, dump_config, load_config
 
@@ -24,6 +24,16 @@ ACTIVE = ("starting", "running", "stopping")
 
 def runs_dir() -> Path:
     return bottega_home() / "runs" / "train"
+
+
+def run_folder(choice: str, field: str = "run") -> Path:
+    """The folder of the run a user picked, by name or by its folder's path: only an existing folder directly in
+    `runs_dir()`, once resolved (no '..', no other folder, no symlink that leads out)."""
+    root = runs_dir().resolve()
+    path = inside(root, (choice or "").strip(), field)
+    if path.parent != root or not path.is_dir():
+        raise ValueError(f"campo '{field}': {choice!r} non è una run di addestramento: scegline una dall'elenco")
+    return path
 
 
 def _device_lock_path() -> Path:
