@@ -25,6 +25,7 @@ import os
 import random
 import re
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -39,6 +40,7 @@ PRESETS = {
 }
 NO_KEY = "not-needed"  # what the SDK gets when the server wants no key (it refuses an empty one)
 MAX_BACKOFF_S = 60
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -88,6 +90,17 @@ class TeacherConfig:
             )
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             problems.append(f"`base_url` deve iniziare con http:// o https://, trovato {self.base_url!r}")
+        if "@" in urlsplit(self.base_url).netloc:
+            problems.append(
+                "`base_url` non deve contenere credenziali (utente:chiave@): metti la chiave in una variabile "
+                "d'ambiente e scrivine il nome in `api_key_env`"
+            )
+        if self.api_key_env and (not _ENV_NAME.fullmatch(self.api_key_env) or self.api_key_env.startswith("hf_")):
+            # Most likely the key itself, typed where its variable's name goes: never repeat it, never save it.
+            problems.append(
+                "`api_key_env` vuole il NOME di una variabile d'ambiente (es. OPENAI_API_KEY), non la chiave: "
+                "metti la chiave in quella variabile prima di avviare Bottega"
+            )
         if self.preset in ("openai", "hf", "custom") and not self.model:
             problems.append(f"`model` è obbligatorio con il preset {self.preset!r}")
         for name in ("max_concurrency", "max_tokens", "timeout_s", "budget_tokens", "budget_cost"):
