@@ -1,24 +1,55 @@
-"""The Hugging Face Hub: push a YAML dataset as a dataset repo with its card, and pull one back.
+"""The Hugging Face Hub: datasets, adapters and merged models up and down, and the A/B votes of a Space kept in a
+dataset repo.
 
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
     python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
     python -m pipeline hub push-adapter ~/.cache/bottega/runs/train/smollm2-it --repo UTENTE/smollm2-it
+    python -m pipeline hub push-adapter ~/.cache/bottega/runs/train/smollm2-it --repo UTENTE/smollm2-it-merged --merged
 
 A pushed dataset repo holds the YAML itself (the source of truth, lossless), `data/train.parquet` (a `datasets`
-version with a `messages` column, ready for chat templates) and README.md (the dataset card). Everything goes through
-`huggingface_hub` in one commit. The token comes from the environment (HF_TOKEN) or the caller (an OAuth login on a
-Space), never from a file of ours, and never appears in what is pushed.
+version with a `messages` column, ready for chat templates) and README.md (the dataset card). An adapter repo holds
+the LoRA adapter and its card; with `--merged`, the model repo holds the base model with the adapter merged in
+(safetensors, tokenizer, card), which loads with transformers alone. Each push is one commit. On a Space,
+`sync_votes` restores the votes a dataset repo keeps and commits new ones every few minutes (`BOTTEGA_VOTES_REPO`).
+The token comes from the environment (HF_TOKEN) or the caller (an OAuth login on a Space), never from a file of ours,
+and never appears in what is pushed; model cards name a local dataset file or model folder without its path.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
+import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import dataset as yaml_dataset
 from pipeline import formats
+
+if TYPE_CHECKING:
+    from huggingface_hub import CommitScheduler
+
+    from pipeline.train.config import TrainConfig
+
+
+def check_repo_id(value: str, field: str = "repo") -> str:
+    """A Hub repo id as a user typed it, trimmed; ValueError naming `field` unless it is `owner/name` as the Hub
+    accepts it (no '..', no spaces, at most 96 characters)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    text = (value or "").strip()
+    try:
+        if text.count("/") != 1:
+            raise HFValidationError("serve UTENTE/NOME")
+        validate_repo_id(text)
+    except HFValidationError as e:
+        raise ValueError(
+            f"campo '{field}': {text!r} non è un id di repo dell'Hub: scrivi UTENTE/NOME (lettere, cifre, '-', '_', "
+            "'.'; niente spazi né '..')"
+        ) from e
+    return text
 
 
 def dataset_card(ds: yaml_dataset.Dataset, repo_id: str) -> str:
@@ -145,6 +176,29 @@ def adapter_results(run_dir: Path) -> list[str]:
     return lines
 
 
+def _finished_adapter(run_dir: Path) -> Path:
+    adapter = run_dir / "adapter"
+    if not (adapter / "adapter_model.safetensors").exists():
+        raise ValueError(f"{run_dir} non ha un adapter finito (adapter/adapter_model.safetensors): addestra prima")
+    return adapter
+
+
+def _public(config: TrainConfig) -> TrainConfig:
+    """The run's config as the card shows it: a local dataset file or base model folder by its name only, so no path
+    of the user's machine is published."""
+    dataset, model = Path(config.dataset).expanduser(), Path(config.model).expanduser()
+    return dataclasses.replace(config, dataset=dataset.name if dataset.exists() else config.dataset,
+                               model=model.name if model.is_dir() else config.model)  # fmt: skip
+
+
+def _run_card(run_dir: Path, config: TrainConfig) -> str:
+    from pipeline import jobs
+    from pipeline.train.card import render_card
+    from pipeline.train.run import read_metrics
+
+    return render_card(_public(config), jobs.read_status(run_dir), read_metrics(run_dir), adapter_results(run_dir))
+
+
 def push_adapter(
     run_dir: str | Path, repo_id: str, token: str | None = None, private: bool = True, api: Any = None
 ) -> str:
@@ -152,21 +206,139 @@ def push_adapter(
     hyperparameters, losses, evaluation and A/B results, intended use), in one commit. Returns the commit URL."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from pipeline import jobs
-    from pipeline.train.card import render_card
     from pipeline.train.config import load_config
-    from pipeline.train.run import read_metrics
 
     run_dir = Path(run_dir)
-    adapter = run_dir / "adapter"
-    if not (adapter / "adapter_model.safetensors").exists():
-        raise ValueError(f"{run_dir} non ha un adapter finito (adapter/adapter_model.safetensors): addestra prima")
+    adapter = _finished_adapter(run_dir)
     config = load_config(run_dir / "config.yaml")
-    card = render_card(config, jobs.read_status(run_dir), read_metrics(run_dir), adapter_results(run_dir))
     operations = [CommitOperationAdd(name, (adapter / name).read_bytes())
                   for name in _ADAPTER_FILES if (adapter / name).exists()]  # fmt: skip
-    operations.append(CommitOperationAdd("README.md", card.encode("utf-8")))
+    operations.append(CommitOperationAdd("README.md", _run_card(run_dir, config).encode("utf-8")))
     api = api or HfApi()
     api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True, token=token)
     info = api.create_commit(repo_id, operations, commit_message=f"Bottega: adapter {config.name}", token=token)
     return str(info.commit_url)
+
+
+def _merged_card(run_dir: Path, config: TrainConfig, repo_id: str) -> str:
+    """The adapter's card turned into a merged model's: transformers instead of peft, and a first paragraph that
+    names the base model and the run whose adapter was merged."""
+    from huggingface_hub import ModelCard
+
+    from pipeline.train.card import base_model_id
+
+    card = ModelCard(_run_card(run_dir, config))
+    card.data.library_name = "transformers"
+    card.data.tags = [*card.data.tags, "merged"]
+    base = base_model_id(config) or _public(config).model
+    qlora = """
+L'adattatore è stato addestrato su una base a 4 bit (QLoRA) e qui è unito ai pesi in precisione piena: le risposte
+possono differire di poco da quelle di base a 4 bit + adattatore.
+"""
+    intro = f"""**Modello unito (merged).** Pesi completi di **{base}** con l'adattatore LoRA della run
+`{config.name}` già sommato (`merge_and_unload`): si carica con `transformers`, senza `peft`. *Merged model: the full
+weights of {base} with the LoRA adapter of run {config.name} merged in; it loads with transformers alone.*
+{qlora if config.qlora else ""}
+```python
+from transformers import pipeline
+chat = pipeline("text-generation", model="{repo_id}")
+print(chat([{{"role": "user", "content": "Qual è la capitale d'Italia?"}}])[0]["generated_text"][-1]["content"])
+```
+"""
+    card.text = card.text.replace(f"# {config.name}\n", f"# {config.name}\n\n{intro}", 1)
+    content = str(card)
+    ModelCard(content)  # raises if the metadata block is malformed
+    return content
+
+
+def push_merged(
+    run_dir: str | Path, repo_id: str, token: str | None = None, private: bool = True, api: Any = None
+) -> str:
+    """Merge a run's LoRA adapter into its base model and push the result (safetensors, config, tokenizer with the
+    run's chat template, card) to the model repo `repo_id` in one commit. Returns the commit URL.
+
+    The base loads in its own dtype on the CPU (about 2 bytes per parameter for a bf16 model), unquantised even after
+    a QLoRA run; the merged weights go through a temporary folder, never the run's.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from pipeline.train.config import load_config
+    from pipeline.train.data import load_tokenizer
+
+    run_dir = Path(run_dir)
+    adapter = _finished_adapter(run_dir)
+    config = load_config(run_dir / "config.yaml")
+    card = _merged_card(run_dir, config, repo_id)
+    model_dir, tokenizer, _ = load_tokenizer(config)
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    api = api or HfApi()
+    with tempfile.TemporaryDirectory(prefix="bottega-merged-") as tmp:
+        merged.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        files = [path for path in sorted(Path(tmp).rglob("*")) if path.is_file() and path.name != "README.md"]
+        operations = [CommitOperationAdd(path.relative_to(tmp).as_posix(), str(path)) for path in files]
+        operations.append(CommitOperationAdd("README.md", card.encode("utf-8")))
+        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True, token=token)
+        message = f"Bottega: modello unito {config.name}"
+        info = api.create_commit(repo_id, operations, commit_message=message, token=token)
+    return str(info.commit_url)
+
+
+VOTES_REPO_ENV = "BOTTEGA_VOTES_REPO"
+
+
+def votes_repo_from_env() -> str | None:
+    """The dataset repo (`UTENTE/NOME`) that keeps a Space's votes, from `BOTTEGA_VOTES_REPO`; None when it is unset
+    or empty (the votes then live on the local disk only). A malformed value is a ValueError naming the variable."""
+    repo_id = os.environ.get(VOTES_REPO_ENV, "").strip()
+    if not repo_id:
+        return None
+    return check_repo_id(repo_id, VOTES_REPO_ENV)
+
+
+def sync_votes(
+    repo_id: str, token: str | None = None, folder: str | Path | None = None, every_minutes: float = 5,
+    api: Any = None,
+) -> CommitScheduler:  # fmt: skip
+    """Keep the vote folder (default `VoteStore().folder`) in the dataset repo `repo_id`, under `votes/`: a Space's
+    disk does not survive a restart, the repo does.
+
+    Call it once per process when the app starts, before the votes are read. It blocks while it creates the repo
+    (private) if missing and downloads the vote files the repo has and the folder lacks (a local file is never
+    overwritten), so the statistics carry on across restarts. Then it returns a started `CommitScheduler` that commits
+    new and changed vote files every `every_minutes` from a background thread, and once more at a normal exit; keep
+    it, or call `.trigger()` on it to commit now. Only files named like votes (`votes.FILE_GLOB`) go up, not notes or
+    temporary files. A Space killed outright loses at most the votes since the last commit.
+
+    The token (default: HF_TOKEN, a Space secret) needs write access to the repo. A repo that cannot be created or
+    read (bad token, no network) is a ValueError that says what to check.
+    """
+    from huggingface_hub import CommitScheduler, HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from pipeline import votes
+
+    folder = Path(folder) if folder is not None else votes.VoteStore().folder
+    api = api or HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=True, exist_ok=True, token=token)
+    except HfHubHTTPError as e:
+        raise ValueError(
+            f"Il repo dei voti '{repo_id}' non si può creare né leggere ({e}). Controlla {VOTES_REPO_ENV} "
+            "(UTENTE/NOME) e che HF_TOKEN sia un token con permesso di scrittura."
+        ) from e
+    folder.mkdir(parents=True, exist_ok=True)
+    # A hidden sibling of the folder: same file system, so each restored vote appears in one rename.
+    with tempfile.TemporaryDirectory(prefix=".votes-hub-", dir=folder.parent) as tmp:
+        api.snapshot_download(repo_id, repo_type="dataset", allow_patterns=[f"votes/{votes.FILE_GLOB}"],
+                              local_dir=tmp, token=token)  # fmt: skip
+        for path in sorted((Path(tmp) / "votes").glob(votes.FILE_GLOB)):
+            if not (folder / path.name).exists():
+                os.replace(path, folder / path.name)
+    return CommitScheduler(
+        repo_id=repo_id, repo_type="dataset", folder_path=folder, path_in_repo="votes", every=every_minutes,
+        token=token, hf_api=api, private=True, allow_patterns=[votes.FILE_GLOB],
+    )  # fmt: skip

@@ -14,6 +14,7 @@ sessions voting at once never lose or mix votes, and the folder can be copied, m
 
 from __future__ import annotations
 
+import fnmatch
 import random
 import re
 import uuid
@@ -36,7 +37,10 @@ MODELS = ("base", "finetuned")
 MODEL_LABELS = {"base": "base", "finetuned": "fine-tuned"}
 Z95 = 1.959964  # two-sided 95% quantile of the standard normal
 
-_FILE = re.compile(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{32}\.yaml")
+# A vote file's name, `<created, UTC>-<id>.yaml` (see Vote.filename), as a glob: the Hub sync (pipeline.hub) pushes
+# and restores exactly these files.
+FILE_GLOB = "[0-9]" * 8 + "T" + "[0-9]" * 6 + "." + "[0-9]" * 6 + "Z-" + "[0-9a-f]" * 32 + ".yaml"
+_FILE = re.compile(fnmatch.translate(FILE_GLOB))
 
 
 def assign_sides(rng_or_seed: random.Random | int | None = None) -> dict[str, str]:

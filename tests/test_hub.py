@@ -1,11 +1,14 @@
 """Hub pushes and pulls, checked at the HfApi boundary: the calls made and the bytes uploaded."""
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from pipeline import dataset, hub
+from pipeline import dataset, hub, votes
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "datasets_yaml" / "seed_it.yaml"
@@ -19,19 +22,25 @@ class FakeHub:
         self.calls: list[tuple] = []
         self.files: dict[str, bytes] = {}
         self.tmp = tmp_path
+        self.pool = ThreadPoolExecutor(max_workers=1)  # like HfApi: background jobs run one at a time, in order
 
     def create_repo(self, repo_id, **kwargs):
         self.calls.append(("create_repo", repo_id, kwargs))
+        return SimpleNamespace(repo_id=repo_id)
 
     def create_commit(self, repo_id, operations, **kwargs):
         self.calls.append(("create_commit", repo_id, kwargs))
-        for op in operations:
-            self.files[op.path_in_repo] = op.path_or_fileobj
+        for op in operations:  # bytes, a file path or (from CommitScheduler) a partial file object
+            with op.as_file() as f:
+                self.files[op.path_in_repo] = f.read()
 
         class Info:
             commit_url = f"https://huggingface.co/datasets/{repo_id}/commit/abc"
 
         return Info()
+
+    def run_as_future(self, fn, *args, **kwargs):
+        return self.pool.submit(fn, *args, **kwargs)
 
     def list_repo_files(self, repo_id, **kwargs):
         return sorted(self.files)
@@ -41,6 +50,16 @@ class FakeHub:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(self.files[filename])
         return str(path)
+
+    def snapshot_download(self, repo_id, *, local_dir, allow_patterns=None, **kwargs):
+        from huggingface_hub.utils import filter_repo_objects
+
+        self.calls.append(("snapshot_download", repo_id, {"allow_patterns": allow_patterns, **kwargs}))
+        for name in filter_repo_objects(self.files, allow_patterns=allow_patterns):
+            path = Path(local_dir) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.files[name])
+        return str(local_dir)
 
 
 def test_push_dataset_uploads_yaml_parquet_and_a_valid_card(tmp_path):
@@ -100,8 +119,6 @@ def test_cli_push_then_pull(tmp_path, monkeypatch, capsys):
 def test_push_adapter_uploads_the_adapter_and_a_card_with_results(adapter_run, tmp_path, monkeypatch):
     from huggingface_hub import ModelCard
 
-    from pipeline import votes
-
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     votes.VoteStore().add(
         votes.Vote(verdict="a", turns=[{"role": "user", "content": "Ciao"}], answer_a="uno", answer_b="due",
@@ -123,3 +140,122 @@ def test_push_adapter_uploads_the_adapter_and_a_card_with_results(adapter_run, t
     assert all(TOKEN.encode() not in content for content in fake.files.values())
     with pytest.raises(ValueError, match="non ha un adapter finito"):
         hub.push_adapter(tmp_path, "utente/niente", api=fake)
+
+
+def test_push_merged_uploads_a_model_that_answers_like_base_plus_adapter(
+    adapter_run, bundled_model, bottega_home, tmp_path, monkeypatch
+):
+    import torch
+    from huggingface_hub import ModelCard
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    fake = FakeHub(tmp_path)
+    assert hub.push_merged(adapter_run, "utente/smollm2-it-unito", token=TOKEN, api=fake).endswith("/commit/abc")
+    assert [c[0] for c in fake.calls] == ["create_repo", "create_commit"]
+    assert fake.calls[0][2]["repo_type"] == "model" and fake.calls[0][2]["private"] is True
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= set(fake.files)
+    assert not {"adapter_config.json", "adapter_model.safetensors", "training_args.bin"} & set(fake.files)
+
+    # What a user downloads loads with transformers alone and gives the logits of base + adapter (PeftModel).
+    repo = Path(fake.snapshot_download("utente/smollm2-it-unito", local_dir=tmp_path / "repo"))
+    merged = AutoModelForCausalLM.from_pretrained(repo, dtype=torch.float32)
+    ids = AutoTokenizer.from_pretrained(repo)("Scrivi una frase sul caffè italiano.", return_tensors="pt").input_ids
+    base = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32)
+    lora = PeftModel.from_pretrained(base, adapter_run / "adapter")
+    with torch.no_grad():
+        got, expected = merged(ids).logits, lora(ids).logits
+        with lora.disable_adapter():
+            plain = lora(ids).logits
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    assert (plain - expected).abs().max() > 0.1  # the adapter changes the logits, so the comparison can fail
+
+    card = ModelCard(fake.files["README.md"].decode("utf-8"))
+    assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct" and card.data.library_name == "transformers"
+    assert "merged" in card.data.tags and "Modello unito (merged)" in card.text
+    assert "HuggingFaceTB/SmolLM2-135M-Instruct" in card.text and "`rumore`" in card.text
+    assert 'model="utente/smollm2-it-unito"' in card.text and "Dataset: `corto_it.yaml`" in card.text
+    # Neither the token nor a local path (repo, BOTTEGA_HOME, the temporary folder) is in any uploaded byte.
+    leaks = [TOKEN, str(ROOT), str(bottega_home), "bottega-merged-"]
+    assert [s for s in leaks for content in fake.files.values() if s.encode() in content] == []
+
+
+def test_cli_push_adapter_merged(tmp_path, monkeypatch, capsys):
+    from pipeline.__main__ import main
+
+    pushed = []
+    monkeypatch.setattr(hub, "push_merged", lambda *args, **kwargs: pushed.append((args, kwargs)) or "url-unito")
+    assert main(["hub", "push-adapter", str(tmp_path), "--repo", "utente/unito", "--merged"]) == 0
+    assert pushed == [((tmp_path, "utente/unito"), {"private": True})] and "url-unito" in capsys.readouterr().out
+    assert main(["hub", "push-adapter", str(tmp_path), "--repo", "utente/unito"]) == 2  # the adapter push: no adapter
+    assert "non ha un adapter finito" in capsys.readouterr().err
+
+
+def make_vote(i: int, comment: str = "") -> votes.Vote:
+    """A vote with a fixed id and time, so that two instances can hold the same vote file."""
+    created = datetime(2025, 5, 1, 9, 0, tzinfo=UTC) + timedelta(minutes=i)
+    return votes.Vote(
+        id=f"{i:032x}", created=created.isoformat(), verdict="a", comment=comment,
+        turns=[{"role": "user", "content": "Com'è il caffè a Napoli?"}], answer_a="Ottimo, ristretto.",
+        answer_b="Good.", sides={"A": "finetuned", "B": "base"}, models={"base": "b", "finetuned": "f"},
+    )  # fmt: skip
+
+
+def test_sync_votes_restores_after_a_restart_and_commits_only_vote_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    fake = FakeHub(tmp_path)  # the dataset repo: it outlives both instances
+    first = votes.VoteStore(tmp_path / "primo" / "votes")
+    pushed = [first.add(make_vote(i)) for i in range(3)]
+    (first.folder / "appunti.yaml").write_text("nota: non è un voto\n", encoding="utf-8")
+    (first.folder / f".{pushed[0].name}.0123456789ab.tmp").write_bytes(b"mezzo voto")  # atomic_write's temp file
+    scheduler = hub.sync_votes("utente/voti", token=TOKEN, folder=first.folder, api=fake)
+    try:
+        scheduler.trigger().result()  # what the background thread does every few minutes
+    finally:
+        scheduler.stop()
+    assert {c[2]["repo_type"] for c in fake.calls if c[0] == "create_repo"} == {"dataset"}
+    assert all(c[2]["private"] for c in fake.calls if c[0] == "create_repo")
+    assert fake.files == {f"votes/{p.name}": p.read_bytes() for p in pushed}
+
+    # The Space restarts on an empty disk (but for one vote file, which must be left as it is).
+    second = votes.VoteStore(tmp_path / "secondo" / "votes")
+    second.add(make_vote(0, comment="copia locale"))
+    scheduler = hub.sync_votes("utente/voti", token=TOKEN, folder=second.folder, api=fake)
+    try:
+        restored = second.all()  # before the first vote of the new instance
+        assert [v.id for v in restored] == [v.id for v in first.all()] and restored[0].comment == "copia locale"
+        assert votes.stats(restored).wins == 3
+        new = second.add(make_vote(7))
+        scheduler.trigger().result()
+        assert fake.files[f"votes/{new.name}"] == new.read_bytes()
+    finally:
+        scheduler.stop()
+    assert sorted(fake.files) == sorted(f"votes/{p.name}" for p in second.files())
+    assert not list(second.folder.parent.glob(".votes-hub-*"))  # the download folder is gone
+    assert all(TOKEN.encode() not in content for content in fake.files.values())
+
+
+def test_sync_votes_explains_a_repo_it_cannot_open(tmp_path):
+    import httpx
+    from huggingface_hub.errors import HfHubHTTPError
+
+    class Refusing(FakeHub):
+        def create_repo(self, repo_id, **kwargs):
+            response = httpx.Response(401, request=httpx.Request("POST", "https://huggingface.co/api/repos/create"))
+            raise HfHubHTTPError("401 Unauthorized", response=response)
+
+    with pytest.raises(ValueError, match="HF_TOKEN sia un token con permesso di scrittura"):
+        hub.sync_votes("utente/voti", folder=tmp_path / "votes", api=Refusing(tmp_path))
+
+
+def test_votes_repo_from_env(monkeypatch):
+    monkeypatch.delenv("BOTTEGA_VOTES_REPO", raising=False)
+    assert hub.votes_repo_from_env() is None
+    monkeypatch.setenv("BOTTEGA_VOTES_REPO", "")  # what `space deploy` sets without --votes-repo
+    assert hub.votes_repo_from_env() is None
+    monkeypatch.setenv("BOTTEGA_VOTES_REPO", " mario/bottega-voti ")
+    assert hub.votes_repo_from_env() == "mario/bottega-voti"
+    monkeypatch.setenv("BOTTEGA_VOTES_REPO", "bottega voti")
+    with pytest.raises(ValueError, match="campo 'BOTTEGA_VOTES_REPO': 'bottega voti' .* UTENTE/NOME"):
+        hub.votes_repo_from_env()
