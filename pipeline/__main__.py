@@ -15,7 +15,8 @@
     python -m pipeline votes stats | votes export --out preferenze.yaml
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
     python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
-    python -m pipeline hub push-adapter RUN_DIR --repo UTENTE/smollm2-it
+    python -m pipeline hub push-adapter RUN_DIR --repo UTENTE/smollm2-it [--merged]
+    python -m pipeline space deploy --repo UTENTE/bottega --allow-users mario,giulia
 
 Errors the user can fix (a bad name, a bad file, no network) print what to do and exit with 2.
 """
@@ -169,13 +170,24 @@ def _hub_push_dataset(args: argparse.Namespace) -> None:
 def _hub_push_adapter(args: argparse.Namespace) -> None:
     from pipeline import hub
 
-    print(hub.push_adapter(args.run_dir, args.repo, private=not args.public))
+    push = hub.push_merged if args.merged else hub.push_adapter
+    print(push(args.run_dir, args.repo, private=not args.public))
 
 
 def _hub_pull_dataset(args: argparse.Namespace) -> None:
     from pipeline import hub
 
     print(hub.pull_dataset(args.repo, args.out))
+
+
+def _space_deploy(args: argparse.Namespace) -> None:
+    from pipeline import space
+
+    def names(text: str) -> tuple[str, ...]:
+        return tuple(n.strip() for n in text.split(",") if n.strip())
+
+    print(space.deploy(args.repo, users=names(args.allow_users), orgs=names(args.allow_orgs),
+                       votes_repo=args.votes_repo, hardware=args.hardware, private=args.private))  # fmt: skip
 
 
 def _train_check(config) -> int:
@@ -274,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     votes_export.add_argument("--out", required=True, type=Path)
     votes_export.set_defaults(func=_votes_export)
 
-    hub_parser = commands.add_parser("hub", help="carica e scarica dataset dall'Hub (token: HF_TOKEN o login)")
+    hub_parser = commands.add_parser("hub", help="dataset, adapter e modelli sull'Hub (token: HF_TOKEN o login)")
     hub_commands = hub_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     push = hub_commands.add_parser("push-dataset", help="YAML + parquet + scheda in un repo di dataset")
     push.add_argument("file", type=Path)
@@ -285,11 +297,24 @@ def build_parser() -> argparse.ArgumentParser:
     push_adapter.add_argument("run_dir", type=Path)
     push_adapter.add_argument("--repo", required=True, help="UTENTE/NOME")
     push_adapter.add_argument("--public", action="store_true", help="repo pubblico (default: privato)")
+    push_adapter.add_argument(
+        "--merged", action="store_true", help="unisce l'adapter al modello base e carica il modello completo"
+    )
     push_adapter.set_defaults(func=_hub_push_adapter)
     pull = hub_commands.add_parser("pull-dataset", help="scarica il YAML di un repo di dataset di Bottega")
     pull.add_argument("repo", help="UTENTE/NOME")
     pull.add_argument("--out", required=True, type=Path, help="il nuovo file YAML (non deve esistere)")
     pull.set_defaults(func=_hub_pull_dataset)
+    space_parser = commands.add_parser("space", help="pubblica l'app come Space di Hugging Face")
+    space_commands = space_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    deploy = space_commands.add_parser("deploy", help="carica app, pacchetto e scheda in uno Space Gradio")
+    deploy.add_argument("--repo", required=True, help="UTENTE/NOME dello Space")
+    deploy.add_argument("--allow-users", default="", help="utenti autorizzati, separati da virgole")
+    deploy.add_argument("--allow-orgs", default="", help="organizzazioni i cui membri sono autorizzati")
+    deploy.add_argument("--votes-repo", help="repo di dataset dove lo Space conserva i voti A/B (UTENTE/NOME)")
+    deploy.add_argument("--hardware", help="hardware da richiedere, es. a10g-small (a pagamento)")
+    deploy.add_argument("--private", action="store_true", help="Space privato (default: pubblico)")
+    deploy.set_defaults(func=_space_deploy)
     return parser
 
 

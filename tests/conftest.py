@@ -49,16 +49,19 @@ def app_datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(bundled_model: Path, app_datasets: Path, tmp_path_factory: pytest.TempPathFactory):
-    """`python app.py` on a free loopback port, as a user starts it; stopped at the end of the session."""
+def app_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("app") / "app.log"
+
+
+@pytest.fixture(scope="session")
+def app_url(bundled_model: Path, app_datasets: Path, app_log: Path):
+    """`python app.py` on a free loopback port, as a user starts it (no GRADIO_SERVER_NAME: the app picks its own
+    address); stopped at the end of the session."""
     port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    env = {
-        **os.environ,
-        "GRADIO_SERVER_NAME": "127.0.0.1",
-        "GRADIO_SERVER_PORT": str(port),
-        "BOTTEGA_DATASETS": str(app_datasets),
-    }
+    log = app_log
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "BOTTEGA_DATASETS": str(app_datasets)}
+    for name in ("GRADIO_SERVER_NAME", "SYSTEM", "SPACE_ID"):
+        env.pop(name, None)
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

@@ -16,6 +16,7 @@ from pipeline import arena, jobs, models, votes
 from pipeline.chat import Sampling
 from pipeline.evaluate import TABLE_HEADERS
 from pipeline.train import runs
+from pipeline.ui.common import gated
 from pipeline.ui.i18n import t
 
 VERDICT_BUTTONS = (("a", "vote_a"), ("b", "vote_b"), ("tie", "vote_tie"), ("both_bad", "vote_bad"))
@@ -37,6 +38,7 @@ def _chats(conversation: arena.Conversation) -> tuple[list, list]:
     return conversation.side("A"), conversation.side("B")
 
 
+@gated
 def send(message, conversation, stop, base, adapter, *sampling_values):
     """Both answers stream at once in this one event: every yield updates both chats."""
     if not (message or "").strip():
@@ -57,6 +59,7 @@ def send(message, conversation, stop, base, adapter, *sampling_values):
     yield gr.skip(), conversation, stop, *_chats(conversation), t("vote_now")
 
 
+@gated
 def regenerate(conversation, stop, base, adapter, *sampling_values):
     if not conversation or not conversation.history["base"]:
         raise gr.Error("Non c'è ancora niente da rigenerare.")
@@ -76,6 +79,7 @@ def new_conversation():
     return arena.Conversation(), [], [], ""
 
 
+@gated
 def vote(verdict, conversation, tags, comment, base, adapter, *sampling_values):
     if conversation is None:
         raise gr.Error("Non c'è ancora una risposta da votare.")
@@ -104,10 +108,14 @@ def export() -> str:
     return str(path)
 
 
+@gated
 def evaluate_run(adapter: str | None):
     from pipeline import evaluate
 
-    run_dir = Path(adapter or "")
+    try:
+        run_dir = runs.run_folder(adapter or "", "adapter")
+    except ValueError as e:
+        raise gr.Error(f"{e}. La valutazione automatica lavora su una run di addestramento.") from e
     if not (run_dir / "config.yaml").is_file():
         raise gr.Error("La valutazione automatica lavora su una run di addestramento: sceglila come adapter.")
     try:

@@ -14,7 +14,8 @@ import pandas as pd
 
 from pipeline import dataset as ds_mod
 from pipeline import editor, formats, models
-from pipeline.ui.common import user_errors
+from pipeline.ui import hub as hub_panels
+from pipeline.ui.common import gated, user_errors
 from pipeline.ui.i18n import t
 
 COLUMNS = ["id", "stato · status", "categoria · category", "metodo · method", "istruzione · instruction"]
@@ -110,6 +111,7 @@ def _act(name: str, revision: str | None, change, filters: tuple, select=None) -
     return (*_view(dataset, *filters), *_form(selected))
 
 
+@gated
 @user_errors
 def save_example(name, revision, example_id, *rest) -> tuple:
     fields, filters = rest[: len(FORM_FIELDS)], rest[len(FORM_FIELDS) :]
@@ -122,12 +124,14 @@ def save_example(name, revision, example_id, *rest) -> tuple:
     return result
 
 
+@gated
 @user_errors
 def add(name, revision, category, *filters) -> tuple:
     dataset = editor.apply(editor.dataset_path(name), revision, lambda d: editor.add_example(d, category or None))
     return (*_view(dataset, *filters), *_form(dataset.examples[-1]))  # a new example goes last
 
 
+@gated
 @user_errors
 def duplicate(name, revision, example_id, *filters) -> tuple:
     dataset = editor.apply(editor.dataset_path(name), revision, lambda d: editor.duplicate_example(d, example_id))
@@ -135,6 +139,7 @@ def duplicate(name, revision, example_id, *filters) -> tuple:
     return (*_view(dataset, *filters), *_form(dataset.examples[source + 1]))  # the copy follows its source
 
 
+@gated
 @user_errors
 def delete(name, revision, example_id, *filters) -> tuple:
     result = _act(name, revision, lambda d: editor.delete_example(d, example_id), filters)
@@ -143,6 +148,7 @@ def delete(name, revision, example_id, *filters) -> tuple:
 
 
 def _set_status(status: str):
+    @gated
     @user_errors
     def handler(name, revision, example_id, *filters) -> tuple:
         return _act(name, revision, lambda d: editor.set_status(d, [example_id], status), filters, example_id)
@@ -150,6 +156,7 @@ def _set_status(status: str):
     return handler
 
 
+@gated
 @user_errors
 def approve_filtered(name, revision, *filters) -> tuple:
     changed = []
@@ -163,6 +170,7 @@ def approve_filtered(name, revision, *filters) -> tuple:
     return (*_view(dataset, *filters), *_form(None))
 
 
+@gated
 @user_errors
 def create_dataset(new_name: str) -> gr.Dropdown:
     path = editor.new_dataset(new_name.strip())
@@ -170,14 +178,12 @@ def create_dataset(new_name: str) -> gr.Dropdown:
     return gr.Dropdown(choices=editor.list_datasets(), value=name)
 
 
+@gated
 @user_errors
 def import_dataset(upload: str | None, fmt: str, new_name: str) -> gr.Dropdown:
     if not upload:
         raise gr.Error("Carica prima un file da importare.")
-    new_name = new_name.strip() or Path(upload).stem
-    path = editor.dataset_path(f"{new_name}.yaml")
-    imported = formats.import_file(upload, fmt or None, name=new_name)
-    ds_mod.create(path, imported)
+    path, imported = editor.import_upload(upload, fmt or None, new_name)
     gr.Info(f"{len(imported.examples)} esempi importati in {path.name} (stato: draft).")
     return gr.Dropdown(choices=editor.list_datasets(), value=str(path.relative_to(editor.datasets_dir().resolve())))
 
@@ -227,9 +233,10 @@ def dataset_tokens(name: str, progress: gr.Progress = gr.Progress()) -> gr.BarPl
     return _histogram({models.DEFAULT_MODEL: counts})
 
 
+@user_errors
 def open_named(name: str) -> gr.Dropdown:
     """Select `<name>.yaml` in the dataset list (after a generation wrote it)."""
-    path = editor.dataset_path(f"{(name or '').strip()}.yaml")
+    path = editor.dataset_file(name, "nome")
     if not path.exists():
         raise gr.Error(f"Il dataset {path.name} non esiste ancora: aspetta il primo esempio accettato.")
     return gr.Dropdown(choices=editor.list_datasets(), value=path.name)
@@ -309,6 +316,7 @@ def render(demo: gr.Blocks) -> gr.Dropdown:
                 only_approved = gr.Checkbox(True, label=t("ds_only_approved"))
                 export_btn = gr.Button(t("ds_export"))
                 download = gr.File(label=t("ds_download"))
+    hub_panels.dataset_panel(name)
 
     view = [revision, table, f_category, f_method, f_language]
     opened = gr.on([demo.load, name.change], open_dataset, [name, *filters], [*view, *form])

@@ -11,10 +11,12 @@ import gradio as gr
 import pandas as pd
 
 from pipeline import editor, models
+from pipeline.config import bottega_home, inside
 from pipeline.generate.run import GenerationConfig, start
 from pipeline.jobs import read_status, request_stop
+from pipeline.space import Access
 from pipeline.teacher import PRESETS, TeacherConfig, key_status
-from pipeline.ui.common import user_errors
+from pipeline.ui.common import gated, user_errors
 from pipeline.ui.i18n import t
 
 STATES = {
@@ -48,6 +50,8 @@ def _teacher(
 
 def describe_key(preset: str, key_env: str) -> str:
     """Whether the teacher's key is set, never the key itself."""
+    if preset == "hf" and Access.from_env().on_space:
+        return "Sullo Space il teacher di Hugging Face usa il token del tuo accesso (Sign in with Hugging Face)."
     try:
         config = TeacherConfig(preset=preset, api_key_env=key_env.strip(), model="-", base_url="http://-")
     except ValueError as e:
@@ -60,7 +64,7 @@ def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshol
         raise gr.Error("Scegli un nome per il dataset da generare (campo 'nome').")
     try:
         return GenerationConfig(
-            output=str(editor.dataset_path(f"{name.strip()}.yaml")),
+            output=str(editor.dataset_file(name, "nome")),
             local_model=local_model.strip() or models.DEFAULT_MODEL,
             count=int(count),
             mix={"self_instruct": si, "evol_instruct": ev, "orca": orca},
@@ -74,28 +78,43 @@ def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshol
         raise gr.Error(str(e)) from e
 
 
+def _job_env(config: GenerationConfig, oauth: gr.OAuthToken | None) -> dict[str, str]:
+    """On a Space the Hugging Face teacher runs on the logged-in visitor's own token, handed to the job's
+    environment only, never to a file."""
+    if config.teacher.preset == "hf" and Access.from_env().on_space and oauth is not None:
+        return {config.teacher.api_key_env: oauth.token}
+    return {}
+
+
 @user_errors
-def start_run(resume: bool, *values) -> tuple[str, gr.Timer]:
+def start_run(resume: bool, oauth: gr.OAuthToken | None, *values) -> tuple[str, gr.Timer]:
     config = _config(*values)
     journal = config.run_path / "journal.jsonl"
     if journal.exists() and not resume:
         raise gr.Error(f"Esiste già una generazione per '{Path(config.output).name}': premi Riprendi o cambia nome.")
     if resume and not journal.exists():
         raise gr.Error(f"Non c'è una generazione da riprendere per '{Path(config.output).name}': premi Avvia.")
-    return str(start(config)), gr.Timer(active=True)
+    return str(start(config, env=_job_env(config, oauth))), gr.Timer(active=True)
 
 
-def start_new(*values) -> tuple[str, gr.Timer]:
-    return start_run(False, *values)
+@gated
+def start_new(oauth: gr.OAuthToken | None, *values) -> tuple[str, gr.Timer]:
+    return start_run(False, oauth, *values)
 
 
-def resume(*values) -> tuple[str, gr.Timer]:
-    return start_run(True, *values)
+@gated
+def resume(oauth: gr.OAuthToken | None, *values) -> tuple[str, gr.Timer]:
+    return start_run(True, oauth, *values)
 
 
+@gated
 def stop_run(run_dir: str | None) -> None:
     if run_dir:
-        request_stop(Path(run_dir))
+        try:
+            folder = inside(bottega_home() / "runs" / "generate", run_dir, "run")
+        except ValueError as e:
+            raise gr.Error(str(e)) from e
+        request_stop(folder)
         gr.Info("Richiesta inviata: la generazione si ferma dopo gli esempi in corso.")
 
 

@@ -150,6 +150,17 @@ IT = {
     "models_name": "Modello",
     "models_prepare": "Prepara il modello",
     "models_refresh": "Aggiorna",
+    "hub_dataset": "Hugging Face Hub: pubblica questo dataset o scaricane uno",
+    "hub_repo": "Repo sull'Hub (utente/nome)",
+    "hub_private": "Privato",
+    "hub_push_dataset": "Pubblica il dataset",
+    "hub_pull_repo": "Repo di dataset da scaricare (utente/nome)",
+    "hub_pull_name": "Nome del nuovo dataset",
+    "hub_pull": "Scarica e apri",
+    "hub_adapter": "Hugging Face Hub: pubblica l'adapter di una run",
+    "hub_run": "Run finita",
+    "hub_merged": "Pubblica il modello unito (base + adapter) invece del solo adapter",
+    "hub_push_adapter": "Pubblica",
 }
 
 EN = {
@@ -295,6 +306,17 @@ EN = {
     "models_name": "Model",
     "models_prepare": "Prepare the model",
     "models_refresh": "Refresh",
+    "hub_dataset": "Hugging Face Hub: push this dataset or pull one",
+    "hub_repo": "Hub repo (user/name)",
+    "hub_private": "Private",
+    "hub_push_dataset": "Push the dataset",
+    "hub_pull_repo": "Dataset repo to pull (user/name)",
+    "hub_pull_name": "Name of the new dataset",
+    "hub_pull": "Pull and open",
+    "hub_adapter": "Hugging Face Hub: push a run's adapter",
+    "hub_run": "Finished run",
+    "hub_merged": "Push the merged model (base + adapter) instead of the adapter alone",
+    "hub_push_adapter": "Push",
 }
 
 I18N = gr.I18n(it=IT, en=EN)

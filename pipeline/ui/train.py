@@ -14,8 +14,9 @@ import pandas as pd
 from pipeline import editor, jobs
 from pipeline.train import runs
 from pipeline.train.config import ATTENTION, PRESETS, SCHEDULERS, TrainConfig
-from pipeline.train.data import dataset_source
-from pipeline.ui.common import user_errors
+from pipeline.train.data import dataset_source, template_source
+from pipeline.ui import hub as hub_panels
+from pipeline.ui.common import gated, user_errors
 from pipeline.ui.i18n import t
 
 STATES = {
@@ -44,11 +45,11 @@ def config_from_form(*values) -> TrainConfig:
     raw["dataset"] = dataset_source(raw["dataset"])
     raw["target_modules"] = [m.strip() for m in raw["target_modules"].split(",")] if "," in raw[
         "target_modules"] else raw["target_modules"].strip()  # fmt: skip
-    raw["chat_template"] = raw["chat_template"] or None
     raw["neftune_alpha"] = raw["neftune_alpha"] or None
     for name in _INTS:
         raw[name] = int(raw[name])
     try:
+        raw["chat_template"] = template_source(raw["chat_template"])
         return TrainConfig.from_dict(raw)
     except ValueError as e:
         raise gr.Error(str(e).replace("\n", "<br>"), title="Configurazione") from e
@@ -94,6 +95,7 @@ def check(*values) -> tuple:
     return mask, mask_note, found.tokenizer.summary_it(), memory, advice
 
 
+@gated
 @user_errors
 def start(*values) -> tuple[str, gr.Timer]:
     try:
@@ -102,21 +104,25 @@ def start(*values) -> tuple[str, gr.Timer]:
         raise gr.Error(str(e)) from e
 
 
+@gated
 def resume(run_dir: str | None, selected: list[str] | None) -> tuple[str, gr.Timer]:
-    target = Path(run_dir) if run_dir else None
-    if selected:
-        target = runs.runs_dir() / selected[0]
-    if target is None:
+    if not (selected or run_dir):
         raise gr.Error("Scegli nella tabella delle run quella da riprendere (spunta il suo nome).")
     try:
+        target = runs.run_folder(selected[0]) if selected else Path(run_dir)
         return str(runs.resume(target)), gr.Timer(active=True)
     except (ValueError, FileNotFoundError) as e:
         raise gr.Error(str(e)) from e
 
 
+@gated
 def stop(run_dir: str | None) -> None:
-    if run_dir and runs.status(Path(run_dir)).get("state") in runs.ACTIVE:
-        runs.stop(Path(run_dir))
+    try:
+        folder = runs.run_folder(run_dir, "run") if run_dir else None
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
+    if folder and runs.status(folder).get("state") in runs.ACTIVE:
+        runs.stop(folder)
         gr.Info("Richiesta inviata: l'addestramento salva un checkpoint e si ferma alla fine del passo.")
     else:
         gr.Warning("Nessun addestramento in corso da fermare.")
@@ -177,7 +183,10 @@ def runs_table() -> tuple[pd.DataFrame, gr.CheckboxGroup]:
 
 
 def overlay(names: list[str] | None) -> pd.DataFrame:
-    points = runs.loss_curves([runs.runs_dir() / n for n in names or []])
+    try:
+        points = runs.loss_curves([runs.run_folder(n) for n in names or []])
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
     frame = pd.DataFrame(points, columns=["run", "step", "loss", "kind"])
     frame["serie"] = frame["run"] + " · " + frame["kind"]
     return frame
@@ -275,6 +284,7 @@ def render(demo: gr.Blocks) -> None:
         with gr.Column(scale=2):
             chosen = gr.CheckboxGroup(label=t("train_overlay"), elem_id="train-chosen")
             refresh = gr.Button(t("train_refresh"), size="sm")
+    hub_panels.adapter_panel(demo)
     curves = gr.LinePlot(x="step", y="loss", color="serie", title=t("train_compare"), y_lim=[0, None])
 
     preset.input(preset_values, preset, form[2:])
