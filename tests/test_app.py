@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipeline import models
 from tests.conftest import ROOT
 
@@ -57,3 +59,19 @@ def test_dataset_tab_imports_exports_and_counts(app_url: str, app_datasets: Path
     by_category, by_method, by_status, lengths = client.predict("seed_it.yaml", api_name="/dataset_stats")
     assert {row[0]: row[1] for row in by_category["data"]}["cucina"] == 9
     assert by_status["data"] == [["approved", 164]]
+
+
+def test_hub_panels_check_names_and_explain_an_unreachable_hub(app_url: str) -> None:
+    """The Hub cannot be reached here (HF_HUB_OFFLINE): a push gets as far as the Hub call and says why it failed;
+    a bad repo id or a run outside the runs folder never gets that far."""
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    with pytest.raises(Exception, match="campo 'repo'"):
+        client.predict("seed_it.yaml", "../fuori", True, api_name="/push_dataset")
+    with pytest.raises(Exception, match="Caricamento non riuscito"):
+        client.predict("seed_it.yaml", "utente/seed-it", True, api_name="/push_dataset")
+    with pytest.raises(Exception, match="campo 'run'|not in the list of choices"):  # Gradio's own check comes first
+        client.predict("../../..", "utente/adapter", False, True, api_name="/push_adapter")
+    with pytest.raises(Exception, match="campo 'nome'"):
+        client.predict("utente/seed-it", "../fuori", api_name="/pull_dataset")

@@ -227,3 +227,20 @@ def test_cli_space_deploy_passes_the_allow_list(monkeypatch, capsys):
     monkeypatch.undo()
     assert main(["space", "deploy", "--repo", "senza-utente"]) == 2  # a clear error, nothing uploaded
     assert "campo 'repo'" in capsys.readouterr().err
+
+
+def test_the_hf_teacher_runs_on_the_visitors_token_on_a_space_only(monkeypatch):
+    from pipeline.generate.run import GenerationConfig
+    from pipeline.teacher import TeacherConfig
+    from pipeline.ui.generate import _job_env, describe_key
+
+    oauth = gr.OAuthToken(token="hf_oauth_del_visitatore", scope="inference-api", expires_at=0)
+    hf = GenerationConfig(output="x.yaml", teacher=TeacherConfig(preset="hf", model="meta-llama/Llama-3.1-8B"))
+    local = GenerationConfig(output="x.yaml")
+    monkeypatch.delenv("SYSTEM", raising=False)
+    assert _job_env(hf, oauth) == {}  # locally: HF_TOKEN or `hf auth login`, as configured
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "proprietario/bottega")
+    assert _job_env(hf, oauth) == {"HF_TOKEN": "hf_oauth_del_visitatore"}  # the job's environment, not a file
+    assert _job_env(local, oauth) == {}
+    assert "token del tuo accesso" in describe_key("hf", "HF_TOKEN")

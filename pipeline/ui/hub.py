@@ -50,7 +50,7 @@ def push_dataset(oauth: gr.OAuthToken | None, name: str, repo: str, private: boo
 def pull_dataset(oauth: gr.OAuthToken | None, repo: str, new_name: str) -> gr.Dropdown:
     out = editor.dataset_file(new_name)
     repo = _repo(repo)
-    token = _token(oauth) if Access.from_env().on_space else None
+    token = _token(oauth)
     try:
         path = hub.pull_dataset(repo, out, token=token)
     except (OSError, ValueError) as e:
