@@ -29,6 +29,11 @@ def list_datasets() -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.yaml") if real in p.resolve().parents)
 
 
+def dataset_name(path: Path) -> str:
+    """A dataset file inside the datasets folder, named as `list_datasets` names it (the pickers' value)."""
+    return str(path.relative_to(datasets_dir().resolve()))
+
+
 def dataset_path(name: str, field: str = "dataset") -> Path:
     """The file of a dataset named as `list_datasets` names it (subfolders allowed); refuses anything that is not a
     .yaml file inside the datasets folder once resolved: '..', absolute paths, symlinks that lead out."""

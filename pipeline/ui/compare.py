@@ -24,7 +24,7 @@ VERDICT_BUTTONS = (("a", "vote_a"), ("b", "vote_b"), ("tie", "vote_tie"), ("both
 
 def adapters() -> list[str]:
     """Finished training runs, by run folder (their adapter/ subfolder is loaded)."""
-    return [row["dir"] for row in runs.list_runs() if (Path(row["dir"]) / "adapter").is_dir()]
+    return [row["dir"] for row in runs.finished()]
 
 
 def _sampling(temperature, top_p, max_new_tokens, seed, system) -> Sampling:

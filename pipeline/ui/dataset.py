@@ -174,8 +174,7 @@ def approve_filtered(name, revision, *filters) -> tuple:
 @user_errors
 def create_dataset(new_name: str) -> gr.Dropdown:
     path = editor.new_dataset(new_name.strip())
-    name = str(path.relative_to(editor.datasets_dir().resolve()))
-    return gr.Dropdown(choices=editor.list_datasets(), value=name)
+    return gr.Dropdown(choices=editor.list_datasets(), value=editor.dataset_name(path))
 
 
 @gated
@@ -185,7 +184,7 @@ def import_dataset(upload: str | None, fmt: str, new_name: str) -> gr.Dropdown:
         raise gr.Error("Carica prima un file da importare.")
     path, imported = editor.import_upload(upload, fmt or None, new_name)
     gr.Info(f"{len(imported.examples)} esempi importati in {path.name} (stato: draft).")
-    return gr.Dropdown(choices=editor.list_datasets(), value=str(path.relative_to(editor.datasets_dir().resolve())))
+    return gr.Dropdown(choices=editor.list_datasets(), value=editor.dataset_name(path))
 
 
 @user_errors

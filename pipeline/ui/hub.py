@@ -55,13 +55,13 @@ def pull_dataset(oauth: gr.OAuthToken | None, repo: str, new_name: str) -> gr.Dr
         path = hub.pull_dataset(repo, out, token=token)
     except (OSError, ValueError) as e:
         raise _hub_errors("Scaricamento", e) from e
-    name = str(path.relative_to(editor.datasets_dir().resolve()))
+    name = editor.dataset_name(path)
     gr.Info(f"Scaricato {repo} in {name}.")
     return gr.Dropdown(choices=editor.list_datasets(), value=name)
 
 
 def finished_runs() -> gr.Dropdown:
-    names = [r["name"] for r in runs.list_runs() if (runs.runs_dir() / r["name"] / "adapter").is_dir()]
+    names = [row["name"] for row in runs.finished()]
     return gr.Dropdown(choices=names, value=names[0] if names else None)
 
 

@@ -109,8 +109,7 @@ def resume(run_dir: str | None, selected: list[str] | None) -> tuple[str, gr.Tim
     if not (selected or run_dir):
         raise gr.Error("Scegli nella tabella delle run quella da riprendere (spunta il suo nome).")
     try:
-        target = runs.run_folder(selected[0]) if selected else Path(run_dir)
-        return str(runs.resume(target)), gr.Timer(active=True)
+        return str(runs.resume(runs.run_folder(selected[0] if selected else run_dir))), gr.Timer(active=True)
     except (ValueError, FileNotFoundError) as e:
         raise gr.Error(str(e)) from e
 
@@ -284,8 +283,8 @@ def render(demo: gr.Blocks) -> None:
         with gr.Column(scale=2):
             chosen = gr.CheckboxGroup(label=t("train_overlay"), elem_id="train-chosen")
             refresh = gr.Button(t("train_refresh"), size="sm")
-    hub_panels.adapter_panel(demo)
     curves = gr.LinePlot(x="step", y="loss", color="serie", title=t("train_compare"), y_lim=[0, None])
+    hub_panels.adapter_panel(demo)
 
     preset.input(preset_values, preset, form[2:])
     check_btn.click(lambda: gr.Accordion(open=True), None, before).then(
