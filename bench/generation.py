@@ -2,12 +2,17 @@
 
     python bench/generation.py [--items 32] [--latency-ms 300]
 
-Two teachers, side by side in one run, both behind the fault-injecting proxy that adds the latency:
+Three teachers, side by side in one run, all behind the fault-injecting proxy that adds the latency:
 - scripted: the proxy answers every request at once with a good Italian reply (a remote API, where the network and
-  the provider's queue dominate); this is the issue's target, >= 8x;
-- local: the bundled model in a real `transformers serve` on this CPU, which generates one request at a time, so
-  concurrency can only hide the latency, not the generation (the ratio printed is honest, not a target).
+  the provider's queue dominate);
+- local, plain: the bundled model in `transformers serve` with its defaults (the weights' float32, one request at a
+  time), so concurrency can only hide the latency, not the generation;
+- local, Bottega: the server as the "local" preset starts it (`pipeline.serve.start_local_server`): continuous
+  batching with a KV cache sized for the run's concurrency (none at concurrency 1), bfloat16 where the CPU or GPU
+  computes it natively. This is the issue's target, >= 8x; on a 2-core CPU the long prompts' prefill is
+  compute-bound, so batching cannot reach it there (the ratio printed is honest).
 The local model's replies are rarely valid Italian YAML, so for it the bench counts finished candidates per minute.
+Each local server is started for its run and stopped after it; start-up is not timed.
 Then it runs `bench/generation_dedup.py` (part b: MinHash LSH vs all-pairs ROUGE-L), unless --skip-dedup.
 """
 
@@ -25,8 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pipeline.generate.run import GenerationConfig, generate  # noqa: E402
+from pipeline.generate.run import PROMPT_TOKENS, GenerationConfig, generate  # noqa: E402
 from tests.fault_proxy import FaultProxy  # noqa: E402
+
+MAX_TOKENS = 16  # per reply: keeps the CPU runs short (the local model's replies are cut, then re-asked)
 
 
 def scripted_teacher():
@@ -62,7 +69,7 @@ def per_minute(proxy: FaultProxy, model: str, concurrency: int, items: int, scri
                 "max_items": items,
                 "mix": {"self_instruct": 1.0},
                 "run_dir": str(Path(tmp) / "run"),
-                "teacher": {"preset": "custom", "base_url": proxy.base_url, "model": model, "max_tokens": 16,
+                "teacher": {"preset": "custom", "base_url": proxy.base_url, "model": model, "max_tokens": MAX_TOKENS,
                             "max_concurrency": concurrency},
             }
         )  # fmt: skip
@@ -73,33 +80,47 @@ def per_minute(proxy: FaultProxy, model: str, concurrency: int, items: int, scri
         return done / minutes, done
 
 
+def local_per_minute(concurrency: int, items: int, latency_ms: int, plain: bool, tmp: Path) -> tuple[float, int]:
+    """Items per minute of one run against a fresh local server: plain `transformers serve`, or as Bottega starts
+    it."""
+    from pipeline import models
+    from pipeline.serve import start_local_server
+
+    context = MAX_TOKENS + PROMPT_TOKENS
+    options = {"dtype": "auto"} if plain else {"concurrency": concurrency, "context_tokens": context}
+    log = tmp / f"serve-{'plain' if plain else 'bottega'}-{concurrency}.log"
+    with start_local_server(models.resolve(models.DEFAULT_MODEL), log, device="cpu", **options) as server:
+        with FaultProxy(server.base_url) as proxy:
+            per_minute(proxy, server.model, 1, 1, False, 0)  # warm-up: the first forward passes are slow
+            return per_minute(proxy, server.model, concurrency, items, False, latency_ms)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=32)
-    parser.add_argument("--local-items", type=int, default=8)
+    parser.add_argument("--local-items", type=int, default=16)
     parser.add_argument("--latency-ms", type=int, default=300)
     parser.add_argument("--skip-dedup", action="store_true", help="do not run bench/generation_dedup.py after")
     args = parser.parse_args()
 
-    from pipeline import models
-    from pipeline.serve import start_local_server
+    from pipeline.serve import fast_dtype
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; latency added by the proxy: {args.latency_ms} ms")
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_local_server(models.resolve(models.DEFAULT_MODEL), Path(tmp) / "serve.log", device="cpu")
-        try:
-            with FaultProxy(server.base_url) as proxy:
-                rows = []
-                for label, scripted, items in (("scripted", True, args.items), ("local", False, args.local_items)):
-                    one, n1 = per_minute(proxy, server.model, 1, items, scripted, args.latency_ms)
-                    many, n16 = per_minute(proxy, server.model, 16, items, scripted, args.latency_ms)
-                    rows.append((label, one, many, n1, n16))
-        finally:
-            server.stop()
-    print(f"{'teacher':<10}{'c=1 /min':>12}{'c=16 /min':>12}{'ratio':>8}   (items per run)")
+    print(f"local server, Bottega: dtype {fast_dtype('cpu')}, continuous batching at concurrency > 1")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, FaultProxy("http://127.0.0.1:9/v1") as proxy:  # never forwards
+        one, n1 = per_minute(proxy, "scripted", 1, args.items, True, args.latency_ms)
+        many, n16 = per_minute(proxy, "scripted", 16, args.items, True, args.latency_ms)
+        rows.append(("scripted", one, many, n1, n16))
+        for label, plain in (("local, plain", True), ("local, Bottega", False)):
+            one, n1 = local_per_minute(1, args.local_items, args.latency_ms, plain, Path(tmp))
+            many, n16 = local_per_minute(16, args.local_items, args.latency_ms, plain, Path(tmp))
+            rows.append((label, one, many, n1, n16))
+    print(f"{'teacher':<16}{'c=1 /min':>10}{'c=16 /min':>11}{'ratio':>8}   (items per run)")
     for label, one, many, n1, n16 in rows:
-        print(f"{label:<10}{one:>12.1f}{many:>12.1f}{many / one:>8.1f}   ({n1}, {n16})")
-    print("target: scripted ratio >= 8")
+        print(f"{label:<16}{one:>10.1f}{many:>11.1f}{many / one:>8.1f}   ({n1}, {n16})")
+    print(f"local at c=16, Bottega vs plain: {rows[2][2] / rows[1][2]:.2f}x")
+    print("target: c=16 / c=1 >= 8 against the local server")
     if not args.skip_dedup:
         print()
         subprocess.run([sys.executable, str(ROOT / "bench" / "generation_dedup.py")], check=True)

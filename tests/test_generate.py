@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -133,6 +134,30 @@ def test_the_budget_stops_the_run_cleanly_and_keeps_what_was_accepted(tmp_path, 
 
 
 @pytest.mark.slow
+def test_the_local_preset_serves_the_bundled_model_with_batching_then_stops_it(tmp_path, bundled_model) -> None:
+    config = GenerationConfig.from_dict(
+        {
+            "output": str(tmp_path / "locale.yaml"),
+            "seed_dataset": str(ROOT / "datasets_yaml" / "seed_it.yaml"),
+            "count": 1,
+            "max_items": 2,
+            "mix": {"self_instruct": 1.0},
+            "run_dir": str(tmp_path / "run"),
+            "teacher": {"preset": "local", "max_concurrency": 2, "max_tokens": 24, "max_retries": 0},
+        }
+    )
+    status = generate(config)
+
+    # The model's Italian YAML is poor: what matters is that both candidates reached a verdict through the server.
+    assert status.accepted + status.rejected == 2 and status.tokens > 0
+    started = (tmp_path / "run" / "serve.log").read_text().splitlines()[0]
+    # Two requests in flight of up to 24 + 2048 tokens each: 2 × 9 blocks of 256 tokens.
+    assert "--continuous-batching --cb-num-blocks 18" in started
+    port = int(started.split("--port ")[1].split()[0])
+    with pytest.raises(ConnectionRefusedError):  # the server is gone with the run
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
 def test_sigkill_mid_run_then_rerun_loses_nothing_duplicates_nothing_pays_nothing_twice(
     tmp_path, proxy, serve_teacher
 ) -> None:

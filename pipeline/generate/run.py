@@ -35,6 +35,7 @@ from pipeline.generate.filters import FilterConfig
 from pipeline.teacher import TeacherConfig
 
 METHODS = ("self_instruct", "evol_instruct", "orca")
+PROMPT_TOKENS = 2048  # room for the longest prompt (a judge request quotes a whole answer) in the local server's cache
 
 
 @dataclass
@@ -60,6 +61,9 @@ class GenerationConfig:
     judge_threshold: float = 6.0
     local_model: str = "smollm2-135m-instruct"
     """The model `transformers serve` loads when the teacher preset is "local"."""
+    local_batching: bool = True
+    """With the "local" preset and `teacher.max_concurrency` > 1, serve with continuous batching: the requests in
+    flight share each forward pass instead of queueing (see `bench/generation.py`)."""
     run_dir: str | None = None
     """Where the journal lives (default: $BOTTEGA_HOME/runs/generate/<output name>, which must then be a plain name:
     letters, digits, '.', '_', '-')."""
@@ -408,7 +412,12 @@ def generate(config: GenerationConfig) -> Status:
         from pipeline import models
         from pipeline.serve import start_local_server
 
-        server = start_local_server(models.resolve(config.local_model), config.run_path / "serve.log")
+        server = start_local_server(
+            models.resolve(config.local_model),
+            config.run_path / "serve.log",
+            concurrency=teacher_config.max_concurrency if config.local_batching else 1,
+            context_tokens=teacher_config.max_tokens + PROMPT_TOKENS,
+        )
         teacher_config = dataclasses.replace(teacher_config, base_url=server.base_url, model=server.model)
     try:
         run = Run(config)

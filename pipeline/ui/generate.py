@@ -157,7 +157,10 @@ def render() -> tuple[gr.Button, gr.Textbox]:
             key_env = gr.Textbox(label=t("gen_key_env"), placeholder="OPENAI_API_KEY")
             key_info = gr.Markdown(describe_key("local", ""))
             with gr.Row():
-                concurrency = gr.Slider(1, 32, value=4, step=1, label=t("gen_concurrency"), elem_id="gen-concurrency")
+                concurrency = gr.Slider(
+                    1, 32, value=4, step=1, label=t("gen_concurrency"), info=t("gen_concurrency_info"),
+                    elem_id="gen-concurrency",
+                )  # fmt: skip
                 max_tokens = gr.Number(512, precision=0, minimum=8, label=t("gen_max_tokens"), elem_id="gen-tokens")
                 temperature = gr.Slider(0, 2, value=0.7, step=0.05, label=t("gen_temperature"))
             with gr.Row():
