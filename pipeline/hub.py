@@ -311,7 +311,8 @@ def sync_votes(
     overwritten), so the statistics carry on across restarts. Then it returns a started `CommitScheduler` that commits
     new and changed vote files every `every_minutes` from a background thread, and once more at a normal exit; keep
     it, or call `.trigger()` on it to commit now. Only files named like votes (`votes.FILE_GLOB`) go up, not notes or
-    temporary files. A Space killed outright loses at most the votes since the last commit.
+    temporary files. A Space killed outright (SIGKILL) loses at most the votes since the last commit; for SIGTERM, see
+    `space.exit_on_sigterm`.
 
     The token (default: HF_TOKEN, a Space secret) needs write access to the repo. A repo that cannot be created or
     read (bad token, no network) is a ValueError that says what to check.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -164,6 +165,14 @@ def startup() -> None:
     prepare()
     if repo := hub.votes_repo_from_env():
         hub.sync_votes(repo, token=os.environ.get("HF_TOKEN"))
+        exit_on_sigterm()
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM, how a Space is stopped or restarted, exit through Python, so that the atexit handlers run: among
+    them the vote scheduler's last commit, which saves the votes cast since the previous one. Python's default for
+    SIGTERM dies at once and skips them. Call it from the main thread."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 # The Space repo gets the app, the package, the shipped configs and datasets, and the Space's own files; never

@@ -1,5 +1,6 @@
 """Hub pushes and pulls, checked at the HfApi boundary: the calls made and the bytes uploaded."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,6 +235,49 @@ def test_sync_votes_restores_after_a_restart_and_commits_only_vote_files(tmp_pat
     assert sorted(fake.files) == sorted(f"votes/{p.name}" for p in second.files())
     assert not list(second.folder.parent.glob(".votes-hub-*"))  # the download folder is gone
     assert all(TOKEN.encode() not in content for content in fake.files.values())
+
+
+# A Space's app with the votes scheduler running: one vote is committed by the scheduler's first push, the second is
+# cast after it. What reached the fake repo is written out by the last atexit handler to run (registered first).
+SPACE_APP = """
+import atexit, json, sys, time
+from pathlib import Path
+from tests.test_hub import FakeHub, make_vote
+from pipeline import hub, space, votes
+
+tmp = Path(sys.argv[1])
+fake = FakeHub(tmp)
+atexit.register(lambda: (tmp / "repo.json").write_text(json.dumps(sorted(fake.files))))
+store = votes.VoteStore(tmp / "votes")
+store.add(make_vote(0))
+scheduler = hub.sync_votes("utente/voti", folder=store.folder, api=fake, every_minutes=60)
+space.exit_on_sigterm()
+deadline = time.monotonic() + 60
+while getattr(scheduler, "last_future", None) is None and time.monotonic() < deadline:
+    time.sleep(0.05)
+scheduler.last_future.result()
+print(store.add(make_vote(1)).name, flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_a_space_stopped_with_sigterm_commits_the_votes_cast_since_the_last_push(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", SPACE_APP, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        late = proc.stdout.readline().strip()  # the second vote, cast after the scheduler's first commit
+        assert late.endswith(".yaml")
+        proc.send_signal(signal.SIGTERM)  # what a Space restart sends before SIGKILL
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    repo = json.loads((tmp_path / "repo.json").read_text())
+    assert f"votes/{late}" in repo and len(repo) == 2
 
 
 def test_sync_votes_explains_a_repo_it_cannot_open(tmp_path):
