@@ -158,7 +158,7 @@ def render() -> tuple[gr.Button, gr.Textbox]:
             key_info = gr.Markdown(describe_key("local", ""))
             with gr.Row():
                 concurrency = gr.Slider(
-                    1, 32, value=4, step=1, label=t("gen_concurrency"), info=t("gen_concurrency_info"),
+                    1, 32, value=4, step=1, label=t("gen_concurrency"), info=t("gen_concurrency_info"), scale=2,
                     elem_id="gen-concurrency",
                 )  # fmt: skip
                 max_tokens = gr.Number(512, precision=0, minimum=8, label=t("gen_max_tokens"), elem_id="gen-tokens")

@@ -21,8 +21,7 @@ IT = {
     "gen_base_url": "base_url (solo per custom: vLLM, Ollama...)",
     "gen_key_env": "Variabile d'ambiente con la chiave (il nome, non la chiave)",
     "gen_concurrency": "Richieste in parallelo",
-    "gen_concurrency_info": "Col teacher locale le richieste in parallelo condividono ogni passo del modello "
-    "(continuous batching): più richieste, più esempi al minuto.",
+    "gen_concurrency_info": "Col teacher locale sono servite insieme (continuous batching).",
     "gen_max_tokens": "Token massimi per risposta",
     "gen_temperature": "Temperatura",
     "gen_budget": "Budget di token (0: nessun limite)",
@@ -179,8 +178,7 @@ EN = {
     "gen_base_url": "base_url (custom only: vLLM, Ollama...)",
     "gen_key_env": "Environment variable holding the key (its name, not the key)",
     "gen_concurrency": "Parallel requests",
-    "gen_concurrency_info": "With the local teacher, parallel requests share each step of the model (continuous "
-    "batching): more requests, more examples per minute.",
+    "gen_concurrency_info": "With the local teacher they are served together (continuous batching).",
     "gen_max_tokens": "Max tokens per reply",
     "gen_temperature": "Temperature",
     "gen_budget": "Token budget (0: no limit)",
