@@ -42,12 +42,13 @@ def on_gpu(device: str) -> bool:
 
 
 def fast_dtype(device: str) -> str:
-    """The dtype to serve in: bfloat16 where the hardware computes it natively (a CUDA GPU with bf16, a CPU with AMX
-    or AVX512-BF16: about twice the speed of float32 there), else "auto", the weights' own dtype."""
+    """The dtype to serve in: bfloat16 where the hardware computes it natively (a CUDA GPU from Ampere on, a CPU with
+    AMX or AVX512-BF16: about twice the speed of float32 there), float16 on an older GPU (a T4), else "auto", the
+    weights' own dtype."""
     import torch
 
     if on_gpu(device):
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "auto"
+        return "bfloat16" if torch.cuda.is_bf16_supported(including_emulation=False) else "float16"
     capabilities = torch.cpu.get_capabilities()
     return "bfloat16" if capabilities.get("amx_bf16") or capabilities.get("avx512_bf16") else "auto"
 

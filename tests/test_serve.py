@@ -31,6 +31,15 @@ def test_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
     assert fast_dtype("cpu") == "bfloat16"
 
 
+def test_a_gpu_serves_in_bfloat16_from_ampere_on_and_float16_before(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: not including_emulation)
+    assert fast_dtype("auto") == "bfloat16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert fast_dtype("cuda:0") == "float16"  # a T4 only emulates bf16
+    assert "--cb-max-batch-tokens" not in batching_flags("auto", 4, 1024)  # the GPU keeps the server's own default
+
+
 def _rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
