@@ -8,7 +8,6 @@ and off) is shared by every browser session and guarded by a lock.
 from __future__ import annotations
 
 import random
-import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from typing import Any
 from pipeline import votes
 from pipeline.train import runs
 
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 _lock = threading.Lock()
 _engine: Any = None
 
@@ -26,8 +24,10 @@ _engine: Any = None
 def adapter_source(choice: str) -> str:
     """What a visitor may load as the adapter: a training run of the runs folder (its name or folder) or a Hub id,
     never another folder of the server. ValueError naming the field otherwise."""
+    from pipeline.hub import is_repo_id
+
     choice = (choice or "").strip()
-    if _HUB_ID.fullmatch(choice) and ".." not in choice and not Path(choice).exists():
+    if is_repo_id(choice) and not Path(choice).exists():
         return choice
     try:
         return str(runs.run_folder(choice, "adapter"))

@@ -52,6 +52,25 @@ def check_repo_id(value: str, field: str = "repo") -> str:
     return text
 
 
+def is_repo_id(value: str) -> bool:
+    """Whether `value` is a Hub repo id (`owner/name`, see `check_repo_id`). It may still name a local path too: the
+    caller decides which one wins."""
+    try:
+        check_repo_id(value)
+    except ValueError:
+        return False
+    return True
+
+
+def commit(api: Any, repo_id: str, repo_type: str, operations: list, message: str, token: str | None,
+           private: bool, **repo_options: Any) -> str:  # fmt: skip
+    """Create the repo if it is missing (with `private` and `repo_options`, e.g. a Space's SDK), then upload
+    `operations` in one commit. Returns the commit URL."""
+    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, token=token, **repo_options)
+    info = api.create_commit(repo_id, operations, commit_message=message, repo_type=repo_type, token=token)
+    return str(info.commit_url)
+
+
 def dataset_card(ds: yaml_dataset.Dataset, repo_id: str) -> str:
     """The dataset card: metadata validated by huggingface_hub, then counts, provenance and how it was filtered."""
     from huggingface_hub import DatasetCard, DatasetCardData
@@ -118,18 +137,13 @@ def push_dataset(
     rows = formats.to_hf_dataset(ds)
     parquet = io.BytesIO()
     rows.to_parquet(parquet)
-    api = api or HfApi()
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
     operations = [
         CommitOperationAdd(f"{ds.name}.yaml", Path(path).read_bytes()),
         CommitOperationAdd("data/train.parquet", parquet.getvalue()),
         CommitOperationAdd("README.md", dataset_card(ds, repo_id).encode("utf-8")),
     ]
-    info = api.create_commit(
-        repo_id, operations, commit_message=f"Bottega: {ds.name}, {len(ds.examples)} esempi", repo_type="dataset",
-        token=token,
-    )  # fmt: skip
-    return str(info.commit_url)
+    message = f"Bottega: {ds.name}, {len(ds.examples)} esempi"
+    return commit(api or HfApi(), repo_id, "dataset", operations, message, token, private)
 
 
 def pull_dataset(repo_id: str, out: str | Path, token: str | None = None, api: Any = None) -> Path:
@@ -214,10 +228,7 @@ def push_adapter(
     operations = [CommitOperationAdd(name, (adapter / name).read_bytes())
                   for name in _ADAPTER_FILES if (adapter / name).exists()]  # fmt: skip
     operations.append(CommitOperationAdd("README.md", _run_card(run_dir, config).encode("utf-8")))
-    api = api or HfApi()
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True, token=token)
-    info = api.create_commit(repo_id, operations, commit_message=f"Bottega: adapter {config.name}", token=token)
-    return str(info.commit_url)
+    return commit(api or HfApi(), repo_id, "model", operations, f"Bottega: adapter {config.name}", token, private)
 
 
 def _merged_card(run_dir: Path, config: TrainConfig, repo_id: str) -> str:
@@ -274,17 +285,14 @@ def push_merged(
     model_dir, tokenizer, _ = load_tokenizer(config)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
     merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
-    api = api or HfApi()
     with tempfile.TemporaryDirectory(prefix="bottega-merged-") as tmp:
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         files = [path for path in sorted(Path(tmp).rglob("*")) if path.is_file() and path.name != "README.md"]
         operations = [CommitOperationAdd(path.relative_to(tmp).as_posix(), str(path)) for path in files]
         operations.append(CommitOperationAdd("README.md", card.encode("utf-8")))
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True, token=token)
         message = f"Bottega: modello unito {config.name}"
-        info = api.create_commit(repo_id, operations, commit_message=message, token=token)
-    return str(info.commit_url)
+        return commit(api or HfApi(), repo_id, "model", operations, message, token, private)
 
 
 VOTES_REPO_ENV = "BOTTEGA_VOTES_REPO"

@@ -218,13 +218,12 @@ def deploy(
     if votes_repo:
         votes_repo = hub.check_repo_id(votes_repo, "votes_repo")
     api = api or HfApi()
-    api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True, token=token)
     operations = [CommitOperationAdd(path, data) for path, data in space_files().items()]
-    info = api.create_commit(repo_id, operations, commit_message="Bottega: deploy", repo_type="space", token=token)
+    url = hub.commit(api, repo_id, "space", operations, "Bottega: deploy", token, private, space_sdk="gradio")
     variables = {USERS_ENV: ",".join(users), ORGS_ENV: ",".join(orgs), hub.VOTES_REPO_ENV: votes_repo or ""}
     for key, value in variables.items():
         if value:
             api.add_space_variable(repo_id, key, value, token=token)
     if hardware:
         api.request_space_hardware(repo_id, hardware, token=token)
-    return str(info.commit_url)
+    return url

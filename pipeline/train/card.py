@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pipeline.train.config import TrainConfig
@@ -18,10 +17,11 @@ def base_model_id(config: TrainConfig) -> str | None:
     """The base model's Hub id for the card's metadata: the bundled model's upstream id, a Hub id as given, or None
     for a local folder (which means nothing on the Hub)."""
     from pipeline import models
+    from pipeline.hub import is_repo_id
 
     if config.model in models.BUNDLED:
         return "HuggingFaceTB/SmolLM2-135M-Instruct"
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", config.model) and not Path(config.model).exists():
+    if is_repo_id(config.model) and not Path(config.model).exists():
         return config.model
     return None
 
