@@ -22,6 +22,7 @@ bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/dataset_io.py
 	$(PY) bench/generation.py
+	$(PY) bench/serve_batching.py
 	$(PY) bench/train.py
 	$(PY) bench/chat.py
 

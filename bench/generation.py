@@ -10,7 +10,9 @@ Three teachers, side by side in one run, all behind the fault-injecting proxy th
 - local, Bottega: the server as the "local" preset starts it (`pipeline.serve.start_local_server`): continuous
   batching with a KV cache sized for the run's concurrency (none at concurrency 1), bfloat16 where the CPU or GPU
   computes it natively. This is the issue's target, >= 8x; on a 2-core CPU the long prompts' prefill is
-  compute-bound, so batching cannot reach it there (the ratio printed is honest).
+  compute-bound, and the server's continuous batching keeps little of batching's decode gain without a CUDA
+  variable-length attention kernel (`bench/serve_batching.py` shows both), so it cannot reach it there (the ratio
+  printed is honest).
 The local model's replies are rarely valid Italian YAML, so for it the bench counts finished candidates per minute.
 Each local server is started for its run and stopped after it; start-up is not timed.
 Then it runs `bench/generation_dedup.py` (part b: MinHash LSH vs all-pairs ROUGE-L), unless --skip-dedup.
