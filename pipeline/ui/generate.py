@@ -118,11 +118,16 @@ def stop_run(run_dir: str | None) -> None:
         gr.Info("Richiesta inviata: la generazione si ferma dopo gli esempi in corso.")
 
 
+REASON_COLUMNS = ["motivo", "scartati"]
+LATEST_COLUMNS = ["id", "istruzione", "risposta"]
+
+
 def poll(run_dir: str | None) -> tuple:
     """Everything the tab shows about the job, from its status file."""
     status = read_status(Path(run_dir)) if run_dir else {}
     if not status:
-        return "", pd.DataFrame(columns=["motivo", "scartati"]), "", pd.DataFrame(), gr.Timer(active=bool(run_dir))
+        no_reasons, no_latest = pd.DataFrame(columns=REASON_COLUMNS), pd.DataFrame(columns=LATEST_COLUMNS)
+        return "", no_reasons, "", no_latest, gr.Timer(active=bool(run_dir))
     accepted, target = status["accepted"], max(status["target"], 1)
     state = status["state"]
     progress = (
@@ -132,14 +137,14 @@ def poll(run_dir: str | None) -> tuple:
         + (f"<p>{html.escape(status['message'])}</p>" if status.get("message") else "")
         + "</div>"
     )
-    reasons = pd.DataFrame(sorted(status["reasons"].items(), key=lambda kv: -kv[1]), columns=["motivo", "scartati"])
+    reasons = pd.DataFrame(sorted(status["reasons"].items(), key=lambda kv: -kv[1]), columns=REASON_COLUMNS)
     cost = f", costo {status['cost']:.4f}" if status.get("cost") is not None else ""
     usage = f"token usati: **{status['tokens']:,}**{cost}" + (
         f" · dataset: `{Path(status['output']).name}`" if accepted else ""
     )
     latest = pd.DataFrame(
         [[e["id"], e["instruction"][:120], e["output"][:200]] for e in reversed(status["latest"])],
-        columns=["id", "istruzione", "risposta"],
+        columns=LATEST_COLUMNS,
     )
     running = state in ("starting", "running")
     return progress, reasons, usage, latest, gr.Timer(active=running)
@@ -192,8 +197,12 @@ def render() -> tuple[gr.Button, gr.Textbox]:
     usage = gr.Markdown()
     open_btn = gr.Button(t("gen_open"), size="sm", elem_id="gen-open")
     with gr.Row():
-        reasons = gr.Dataframe(label=t("gen_reasons"), interactive=False, elem_id="gen-reasons")
-        latest = gr.Dataframe(label=t("gen_latest"), interactive=False, wrap=True)
+        reasons = gr.Dataframe(
+            headers=REASON_COLUMNS, label=t("gen_reasons"), interactive=False, elem_id="gen-reasons"
+        )
+        latest = gr.Dataframe(
+            headers=LATEST_COLUMNS, label=t("gen_latest"), interactive=False, wrap=True, elem_id="gen-latest"
+        )
 
     teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens]
     teacher += [price_in, price_out, budget_cost]

@@ -42,6 +42,10 @@ def start_run(page: Page, base_url: str, model: str, name: str, count: int) -> N
 
 
 def test_a_small_run_moves_the_counters_and_writes_the_dataset(page: Page, serve_teacher, app_datasets: Path) -> None:
+    page.get_by_role("tab", name=IT["tab_generate"]).click()  # before any run, the tables already name their columns
+    expect(page.locator("#gen-reasons")).to_contain_text("motivo")
+    expect(page.locator("#gen-latest")).to_contain_text("istruzione")
+
     with FaultProxy(serve_teacher.base_url) as proxy:
         proxy.responder = scripted_teacher()
         proxy.latency_ms = 400  # slow enough for the page to see the counters between items
