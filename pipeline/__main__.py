@@ -24,6 +24,7 @@ Errors the user can fix (a bad name, a bad file, no network) print what to do an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -92,7 +93,9 @@ def _dataset_convert(args: argparse.Namespace) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from pipeline.generate.run import generate, load_config
 
-    status = generate(load_config(args.config))
+    config = load_config(args.config)
+    with _generation_bar(config.count) as show:
+        status = generate(config, on_status=show)
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(status.reasons.items(), key=lambda kv: -kv[1])) or "-"
     print(f"{status.state}: {status.accepted} accettati, {status.rejected} scartati ({reasons})")
     print(f"token: {status.tokens}" + (f", costo: {status.cost:.4f}" if status.cost is not None else ""))
@@ -100,6 +103,21 @@ def _generate(args: argparse.Namespace) -> int:
         print(status.message)
     print(status.output)
     return 0 if status.state in ("finished", "stopped") else 2
+
+
+@contextlib.contextmanager
+def _generation_bar(target: int, file=None):
+    """A terminal progress bar of accepted examples, with rejections and the teacher's replies (none off a TTY: a
+    job launched by the app logs to a file)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=target, desc="accettati", unit="es", disable=None, file=file or sys.stderr) as bar:
+
+        def show(status) -> None:
+            bar.n = status.accepted
+            bar.set_postfix(scartati=status.rejected, risposte=status.requests, in_attesa=status.in_flight)
+
+        yield show
 
 
 def _train(args: argparse.Namespace) -> int:

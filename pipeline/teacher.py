@@ -245,6 +245,7 @@ class Teacher:
         # The SDK's own retries are off: ours count every attempt and honour the budget.
         self._client = AsyncOpenAI(base_url=config.base_url, api_key=key, max_retries=0, timeout=config.timeout_s)
         self._semaphore = asyncio.Semaphore(config.max_concurrency)
+        self.in_flight = 0  # requests sent and not yet answered (or failed for good)
         self._reserved_tokens = 0
         self._reserved_cost = 0.0
         # Real prompts outgrow the character estimate (system prompts, chat templates, tokenizers weak on Italian):
@@ -273,9 +274,11 @@ class Teacher:
             # flight hold a worst-case reservation, so concurrent requests cannot overshoot together.
             estimate = estimate_prompt_tokens(messages)
             tokens, cost = self._reserve(math.ceil(estimate * self._prompt_scale), max_tokens)
+            self.in_flight += 1
             try:
                 reply = await self._send(messages, max_tokens, temperature)
             finally:
+                self.in_flight -= 1
                 self._reserved_tokens -= tokens
                 self._reserved_cost -= cost
             self._account(reply)

@@ -1,5 +1,6 @@
 """The CLI as a user runs it: `python -m pipeline ...` in a subprocess."""
 
+import io
 import os
 import subprocess
 import sys
@@ -101,3 +102,21 @@ def test_dataset_import_then_convert(tmp_path: Path) -> None:
     done = run_cli("dataset", "convert", "datasets_yaml/seed_it.yaml", "--to", "messages-jsonl", "--out", str(jsonl))
     assert done.returncode == 0, done.stderr
     assert len(jsonl.read_text(encoding="utf-8").splitlines()) == 164
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_generate_shows_a_progress_bar_on_a_terminal_and_none_in_a_log() -> None:
+    from pipeline.__main__ import _generation_bar
+    from pipeline.generate.run import Status
+
+    terminal, log = _Terminal(), io.StringIO()
+    for out in (terminal, log):
+        with _generation_bar(20, file=out) as show:
+            show(Status(accepted=3, rejected=2, requests=9, in_flight=4, target=20))
+    assert "3/20" in terminal.getvalue()
+    assert "scartati=2" in terminal.getvalue() and "in_attesa=4" in terminal.getvalue()
+    assert log.getvalue() == ""

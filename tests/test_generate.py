@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -131,6 +132,38 @@ def test_the_budget_stops_the_run_cleanly_and_keeps_what_was_accepted(tmp_path, 
     assert status.state == "budget"
     assert 0 < status.accepted < 3
     assert len(ds_mod.load(config.output).examples) == status.accepted
+
+
+def test_status_shows_the_teacher_at_work_before_the_first_verdict(tmp_path, proxy, serve_teacher) -> None:
+    """A slow teacher (a CPU, long replies) can take minutes per item: meanwhile status.json says how many requests
+    are out and how many replies came back, not just zeros."""
+    proxy.responder = lambda body: (
+        answer_reply(ANSWERS[0]) if "risposta: |" in body["messages"][-1]["content"] else task_reply(TASKS[0])
+    )
+    proxy.latency_ms = 3000
+    config = make_config(tmp_path, proxy, serve_teacher, count=1, max_items=2)
+    config.teacher = dataclasses.replace(config.teacher, max_concurrency=2)
+    done = []
+    thread = threading.Thread(target=lambda: done.append(generate(config)))
+    thread.start()
+    status_file, seen = tmp_path / "run" / "status.json", None
+    deadline = time.monotonic() + 30
+    while seen is None and time.monotonic() < deadline:
+        try:
+            status = json.loads(status_file.read_text())
+        except (FileNotFoundError, ValueError):
+            status = {}
+        if status.get("in_flight") == 2:
+            seen = status
+        time.sleep(0.1)
+    thread.join(timeout=60)
+
+    assert seen is not None, "status.json never showed the two requests in flight"
+    assert seen["state"] == "running" and seen["accepted"] + seen["rejected"] == 0 and seen["requests"] == 0
+    final = done[0]
+    assert final.accepted == 1 and final.in_flight == 0
+    assert final.requests == proxy.received == 4  # two items, a task and an answer each
+    assert final.tokens == sum(r["tokens"] for r in journal(tmp_path / "run") if r["type"] == "reply")
 
 
 @pytest.mark.slow

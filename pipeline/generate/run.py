@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from pipeline.teacher import TeacherConfig
 
 METHODS = ("self_instruct", "evol_instruct", "orca")
 PROMPT_TOKENS = 2048  # room for the longest prompt (a judge request quotes a whole answer) in the local server's cache
+STATUS_EVERY_S = 1.0  # status.json is also rewritten this often while the teacher works, not only after each item
 
 
 @dataclass
@@ -163,8 +165,10 @@ class Status:
     rejected: int = 0
     target: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
-    tokens: int = 0  # teacher tokens (prompt + completion) of every reply in the journal, resumed runs included
+    tokens: int = 0  # teacher tokens (prompt + completion) of every reply received, resumed runs included
     cost: float | None = None  # None when the teacher has no prices
+    requests: int = 0  # teacher replies received by this process (a resumed run counts from 0)
+    in_flight: int = 0  # teacher requests sent and not answered yet
     latest: list[dict] = field(default_factory=list)
     message: str = ""
     output: str = ""
@@ -173,8 +177,9 @@ class Status:
 class Run:
     """One generation run over a journal. `await Run(config).execute()`."""
 
-    def __init__(self, config: GenerationConfig):
+    def __init__(self, config: GenerationConfig, on_status: Callable[[Status], None] | None = None):
         self.config = config
+        self.on_status = on_status  # called with the status each time status.json is rewritten
         self.dir = config.run_path
         self.journal = Journal(self.dir / "journal.jsonl")
         seed = ds_mod.load(config.seed_dataset)
@@ -192,6 +197,9 @@ class Run:
         # A resumed run remembers what it accepted before, exactly as it was (no re-check).
         self.dedup.extend((e.id, e.instruction) for e in self.accepted.values())
         self._lock = asyncio.Lock()
+        # What the journal says was spent before this process: the teacher's own counters add what it spends now,
+        # replies of a step still being re-asked included.
+        self._spent_before = self._journal_spending()
 
     def _accepted(self) -> list[dict]:
         return [v for _, v in sorted(self.journal.verdicts.items()) if v["accepted"]]
@@ -317,6 +325,11 @@ class Run:
             if not reasons and self.status.accepted % 10 == 0:
                 self.write_outputs()
 
+    def _journal_spending(self) -> tuple[int, float | None]:
+        replies = list(self.journal.replies.values())
+        costs = [r["cost"] for r in replies if r.get("cost") is not None]
+        return sum(r["tokens"] for r in replies), (sum(costs) if costs else None)
+
     def refresh_status(self) -> None:
         verdicts = list(self.journal.verdicts.values())
         self.status.accepted = sum(v["accepted"] for v in verdicts)
@@ -326,12 +339,18 @@ class Run:
             for reason in v["reasons"]:
                 reasons[reason] = reasons.get(reason, 0) + 1
         self.status.reasons = reasons
-        replies = list(self.journal.replies.values())
-        self.status.tokens = sum(r["tokens"] for r in replies)
-        costs = [r["cost"] for r in replies if r.get("cost") is not None]
-        self.status.cost = sum(costs) if costs else None
+        self.status.tokens, self.status.cost = self._journal_spending()
+        if self.teacher is not None:
+            usage = self.teacher.usage
+            tokens_before, cost_before = self._spent_before
+            self.status.tokens = tokens_before + usage.total_tokens
+            if usage.cost is not None:
+                self.status.cost = (cost_before or 0.0) + usage.cost
+            self.status.requests, self.status.in_flight = usage.requests, self.teacher.in_flight
         self.status.latest = [v["example"] for v in self._accepted()[-5:]]
         atomic_write(self.dir / "status.json", json.dumps(dataclasses.asdict(self.status), indent=1).encode())
+        if self.on_status is not None:
+            self.on_status(self.status)
 
     def write_outputs(self) -> None:
         """The output dataset and the rejects file, both derived from the journal."""
@@ -381,6 +400,12 @@ class Run:
                     return
                 await self.decide(item)
 
+        async def report() -> None:  # a slow teacher (a CPU, a long reply) can take minutes before the first verdict
+            while True:
+                await asyncio.sleep(STATUS_EVERY_S)
+                self.refresh_status()
+
+        reporter = asyncio.create_task(report())
         try:
             await asyncio.gather(*(worker() for _ in range(workers)))
             if self.stop_requested():
@@ -395,14 +420,16 @@ class Run:
             self.status.state, self.status.message = "failed", str(e)
             raise
         finally:
+            reporter.cancel()
             self.write_outputs()
             self.refresh_status()
             self.journal.close()
         return self.status
 
 
-def generate(config: GenerationConfig) -> Status:
-    """Run a generation to the end, starting and stopping the local teacher server when the preset is "local"."""
+def generate(config: GenerationConfig, on_status: Callable[[Status], None] | None = None) -> Status:
+    """Run a generation to the end, starting and stopping the local teacher server when the preset is "local".
+    `on_status` sees the status each time it changes (after each item, and every STATUS_EVERY_S meanwhile)."""
     from pipeline.teacher import Teacher
 
     save_config(config)
@@ -420,7 +447,7 @@ def generate(config: GenerationConfig) -> Status:
         )
         teacher_config = dataclasses.replace(teacher_config, base_url=server.base_url, model=server.model)
     try:
-        run = Run(config)
+        run = Run(config, on_status)
 
         async def main() -> Status:
             async with Teacher(teacher_config) as teacher:

@@ -134,6 +134,12 @@ def poll(run_dir: str | None) -> tuple:
         f"<div id='gen-progress'><progress value='{accepted}' max='{target}' style='width:100%'></progress>"
         f"<p><b>{STATES.get(state, state)}</b>, accettati <b id='gen-accepted'>{accepted}</b> / {target}, "
         f"scartati <b id='gen-rejected'>{status['rejected']}</b></p>"
+        + (
+            f"<p>risposte del teacher ricevute <b id='gen-requests'>{status.get('requests', 0)}</b>, "
+            f"in attesa <b id='gen-waiting'>{status.get('in_flight', 0)}</b></p>"
+            if state == "running"
+            else ""
+        )
         + (f"<p>{html.escape(status['message'])}</p>" if status.get("message") else "")
         + "</div>"
     )

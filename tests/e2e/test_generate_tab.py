@@ -52,15 +52,18 @@ def test_a_small_run_moves_the_counters_and_writes_the_dataset(page: Page, serve
 
         start_run(page, proxy.base_url, serve_teacher.model, "e2e_generato", 4)
 
-        accepted = page.locator("#gen-accepted")
-        seen = set()
+        accepted, replies = page.locator("#gen-accepted"), page.locator("#gen-requests")
+        seen, replies_seen = set(), set()
         deadline = time.monotonic() + 180
         while "4" not in seen:
             assert time.monotonic() < deadline, f"the run did not finish; counters seen: {sorted(seen)}"
             if accepted.count():
                 seen.add(accepted.inner_text())
+            if replies.count():
+                replies_seen.add(int(replies.inner_text()))
             time.sleep(0.2)
         assert len(seen - {"0"}) >= 2, f"the counters jumped straight to the end: {sorted(seen)}"
+        assert len(replies_seen) >= 2, f"the teacher's replies were not counted live: {sorted(replies_seen)}"
         expect(page.get_by_text("✅ finita")).to_be_visible(timeout=30_000)
 
     generated = ds_mod.load(app_datasets / "e2e_generato.yaml")
