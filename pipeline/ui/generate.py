@@ -56,7 +56,15 @@ def describe_key(preset: str, key_env: str) -> str:
         config = TeacherConfig(preset=preset, api_key_env=key_env.strip(), model="-", base_url="http://-")
     except ValueError as e:
         return str(e)
-    return key_status(config)
+    status = key_status(config)
+    return f"{status}\n\n{LOCAL_NOTE}" if preset == "local" else status
+
+
+LOCAL_NOTE = (
+    "Il modello incluso (SmolLM2-135M) serve a provare il flusso, non a produrre dati buoni: scrive di rado YAML "
+    "valido in italiano, e su CPU ogni risposta lunga richiede minuti. Per un dataset vero indica un modello locale "
+    "più grande su GPU, oppure usa un'API (openai, hf, custom)."
+)
 
 
 def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshold, *teacher) -> GenerationConfig:

@@ -45,12 +45,15 @@ def test_a_small_run_moves_the_counters_and_writes_the_dataset(page: Page, serve
     page.get_by_role("tab", name=IT["tab_generate"]).click()  # before any run, the tables already name their columns
     expect(page.locator("#gen-reasons")).to_contain_text("motivo")
     expect(page.locator("#gen-latest")).to_contain_text("istruzione")
+    local_note = page.get_by_text("serve a provare il flusso")  # the bundled model is no real teacher: said up front
+    expect(local_note).to_be_visible()
 
     with FaultProxy(serve_teacher.base_url) as proxy:
         proxy.responder = scripted_teacher()
         proxy.latency_ms = 400  # slow enough for the page to see the counters between items
 
         start_run(page, proxy.base_url, serve_teacher.model, "e2e_generato", 4)
+        expect(local_note).to_be_hidden()
 
         accepted, replies = page.locator("#gen-accepted"), page.locator("#gen-requests")
         seen, replies_seen = set(), set()
