@@ -14,6 +14,7 @@ is lost. Plain `generate` with a padded batch keeps it, but serves no concurrent
 """
 
 import argparse
+import math
 import os
 import platform
 import sys
@@ -35,20 +36,22 @@ def timed(fn) -> float:
 def static_run(model, prompts, new_tokens: int) -> float:
     import torch
 
-    ids = torch.tensor(prompts)
+    ids = torch.tensor(prompts, device=model.device)
     with torch.inference_mode():
         return timed(lambda: model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
                                             min_new_tokens=new_tokens, do_sample=False, pad_token_id=0))  # fmt: skip
 
 
 def continuous_run(model, prompts, new_tokens: int) -> float:
+    """As the local server runs it: a cache of the requests' size, and on CPU the same cap on tokens per pass."""
     from transformers import ContinuousBatchingConfig, GenerationConfig
 
-    from pipeline.serve import PAGE_TOKENS
+    from pipeline.serve import CPU_BATCH_TOKENS, PAGE_TOKENS
 
     config = GenerationConfig(max_new_tokens=new_tokens, do_sample=False, eos_token_id=-1, pad_token_id=0)
-    pages = -(-(len(prompts[0]) + new_tokens) // PAGE_TOKENS)
-    cb = ContinuousBatchingConfig(num_blocks=len(prompts) * pages, max_batch_tokens=2048)
+    pages = math.ceil((len(prompts[0]) + new_tokens) / PAGE_TOKENS)
+    batch_tokens = CPU_BATCH_TOKENS if model.device.type == "cpu" else None
+    cb = ContinuousBatchingConfig(num_blocks=len(prompts) * pages, max_batch_tokens=batch_tokens)
     return timed(lambda: model.generate_batch(inputs=prompts, generation_config=config,
                                               continuous_batching_config=cb, progress_bar=False))  # fmt: skip
 

@@ -339,13 +339,13 @@ class Run:
             for reason in v["reasons"]:
                 reasons[reason] = reasons.get(reason, 0) + 1
         self.status.reasons = reasons
-        self.status.tokens, self.status.cost = self._journal_spending()
-        if self.teacher is not None:
+        if self.teacher is None:
+            self.status.tokens, self.status.cost = self._journal_spending()
+        else:  # the teacher's counters: live, and no pass over the journal every STATUS_EVERY_S
             usage = self.teacher.usage
             tokens_before, cost_before = self._spent_before
             self.status.tokens = tokens_before + usage.total_tokens
-            if usage.cost is not None:
-                self.status.cost = (cost_before or 0.0) + usage.cost
+            self.status.cost = cost_before if usage.cost is None else (cost_before or 0.0) + usage.cost
             self.status.requests, self.status.in_flight = usage.requests, self.teacher.in_flight
         self.status.latest = [v["example"] for v in self._accepted()[-5:]]
         atomic_write(self.dir / "status.json", json.dumps(dataclasses.asdict(self.status), indent=1).encode())

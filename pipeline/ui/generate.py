@@ -48,6 +48,13 @@ def _teacher(
     )
 
 
+LOCAL_NOTE = (
+    "Il modello incluso (SmolLM2-135M) serve a provare il flusso, non a produrre dati buoni: scrive di rado YAML "
+    "valido in italiano, e su CPU ogni risposta lunga richiede minuti. Per un dataset vero indica un modello locale "
+    "più grande su GPU, oppure usa un'API (openai, hf, custom)."
+)
+
+
 def describe_key(preset: str, key_env: str) -> str:
     """Whether the teacher's key is set, never the key itself."""
     if preset == "hf" and Access.from_env().on_space:
@@ -58,13 +65,6 @@ def describe_key(preset: str, key_env: str) -> str:
         return str(e)
     status = key_status(config)
     return f"{status}\n\n{LOCAL_NOTE}" if preset == "local" else status
-
-
-LOCAL_NOTE = (
-    "Il modello incluso (SmolLM2-135M) serve a provare il flusso, non a produrre dati buoni: scrive di rado YAML "
-    "valido in italiano, e su CPU ogni risposta lunga richiede minuti. Per un dataset vero indica un modello locale "
-    "più grande su GPU, oppure usa un'API (openai, hf, custom)."
-)
 
 
 def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshold, *teacher) -> GenerationConfig:
