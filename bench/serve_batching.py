@@ -66,7 +66,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from pipeline import models
+    from pipeline import models, varlen_attention
     from pipeline.serve import fast_dtype
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -78,16 +78,23 @@ def main() -> None:
           f"{args.prompt_tokens} tokens, {args.new_tokens} new tokens")  # fmt: skip
     rng = torch.Generator().manual_seed(0)
     rates = {}
-    for name, run in (("continuous batching (serve)", continuous_run), ("padded generate", static_run)):
+    engines = (
+        ("continuous batching (serve)", continuous_run),
+        ("padded generate", static_run),
+        ("continuous, per-request", continuous_run),  # after varlen_attention.register(): Bottega's local server
+    )
+    for name, run in engines:
+        if name == "continuous, per-request":
+            varlen_attention.register()
         run(model, torch.randint(100, 40000, (1, 64), generator=rng).tolist(), 2)  # warm-up
         for batch in (1, args.batch):
             prompts = torch.randint(100, 40000, (batch, args.prompt_tokens), generator=rng).tolist()
             prefill = run(model, prompts, 1)
             total = run(model, prompts, args.new_tokens)
             rates[name, batch] = batch * (args.new_tokens - 1) / max(total - prefill, 1e-9)
-            print(f"{name:<28} batch {batch:>2}: prefill {prefill / batch:.2f} s/prompt, "
+            print(f"{name:<29} batch {batch:>2}: prefill {prefill / batch:.2f} s/prompt, "
                   f"decode {rates[name, batch]:.1f} tok/s", flush=True)  # fmt: skip
-    for name in ("continuous batching (serve)", "padded generate"):
+    for name, _ in engines:
         print(f"{name}: decode batch {args.batch} vs 1 = {rates[name, args.batch] / rates[name, 1]:.1f}x")
 
 

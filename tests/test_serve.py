@@ -47,10 +47,12 @@ def _rss_mib(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def test_a_batching_server_answers_concurrent_requests_in_a_bounded_cache(bundled_model, tmp_path):
+def test_a_batching_server_answers_concurrent_requests_in_a_bounded_cache(bundled_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the server finds Bottega's attention from any working folder
     log = tmp_path / "serve.log"
     with start_local_server(bundled_model, log, device="cpu", concurrency=4, context_tokens=1024) as server:
         started = log.read_text().splitlines()[0]
+        assert started.startswith("$ pipeline.varlen_attention serve ")  # per-request attention on a CPU
         assert "--continuous-batching --cb-num-blocks 16" in started and "--dtype" in started
 
         async def ask_all() -> list:
