@@ -1,5 +1,6 @@
-"""Why the local teacher scales so little on CPU: decode throughput at batch 16 vs 1, with the engine that
-`transformers serve --continuous-batching` runs (`generate_batch`) and with plain padded `generate`.
+"""Why the local teacher needs its own attention on CPU: decode throughput at batch 16 vs 1 with the engine that
+`transformers serve --continuous-batching` runs (`generate_batch`), with plain padded `generate`, and with the same
+continuous batching after `pipeline.varlen_attention.register()`, as Bottega's local server runs it on a CPU.
 
     python bench/serve_batching.py [--prompt-tokens 900] [--new-tokens 32] [--batch 16]
 
@@ -9,8 +10,9 @@ and decode tokens per second at batch 1 and batch N, and the decode ratio N vs 1
 minus the same run with one new token (the prefill), over the tokens decoded after the first.
 
 Continuous batching packs every request into one sequence; without a variable-length attention kernel (flash-attn,
-CUDA only) attention runs as one dense masked SDPA over all requests' tokens, so on CPU most of the gain of batching
-is lost. Plain `generate` with a padded batch keeps it, but serves no concurrent requests.
+CUDA only) transformers' `sdpa` attends every query to every request's keys through one dense mask, so on CPU
+batching loses instead of gaining. Per-request attention keeps the gain, and serves concurrent requests, which
+padded `generate` does not.
 """
 
 import argparse
