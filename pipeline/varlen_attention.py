@@ -33,7 +33,7 @@ def paged_varlen_sdpa(module, query, key, value, attention_mask, dropout=0.0, sc
     if not isinstance(cache, PagedAttentionCache) or any(kwargs.get(name) is not None for name in unsupported):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
 
-    kwargs = dict(kwargs)  # cache.update selects this layer's entries in place
+    # cache.update also narrows kwargs' per-layer-type entries to this layer's, in place
     key, value = cache.update(key_states=key, value_states=value, layer_idx=module.layer_idx, kwargs=kwargs)
     starts_q = kwargs["cu_seq_lens_q"].tolist()
     starts_k = kwargs["cu_seq_lens_k"].tolist()
