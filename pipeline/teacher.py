@@ -313,7 +313,7 @@ class Teacher:
             conversation = [
                 *conversation,
                 {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": reask_message(error, required_keys)},
+                {"role": "user", "content": reask_message(error, required_keys, max_tokens or self.config.max_tokens)},
             ]
         raise AssertionError("unreachable")
 
@@ -496,12 +496,19 @@ def parse_yaml_reply(text: str, required_keys: list[str] | tuple[str, ...] = ())
         return _load_mapping(repaired, required_keys)
 
 
-def reask_message(error: ReplyFormatError, required_keys: list[str] | tuple[str, ...]) -> str:
-    """What to tell the teacher after a broken reply."""
+def reask_message(error: ReplyFormatError, required_keys: list[str] | tuple[str, ...], max_tokens: int) -> str:
+    """What to tell the teacher after a broken reply. A reply cut at the token limit would be cut again if asked the
+    same way: the teacher is told the limit and asked to be shorter."""
     keys = ", ".join(required_keys)
+    layout = f"con le chiavi: {keys}. Per i testi su più righe usa `chiave: |` e indenta il testo di due spazi."
+    if error.kind == "truncated":
+        return (
+            f"La tua risposta si è interrotta al limite di {max_tokens} token, prima della fine del YAML. Rispondi di "
+            f"nuovo, più breve, così che stia tutta nel limite: solo YAML, {layout}"
+        )
     return (
         f"La tua risposta non è YAML valido: {error.message}. Rispondi solo con YAML, senza testo prima o dopo, "
-        f"con le chiavi: {keys}. Per i testi su più righe usa `chiave: |` e indenta il testo di due spazi."
+        f"{layout}"
     )
 
 

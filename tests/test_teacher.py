@@ -402,11 +402,15 @@ def test_ask_yaml_gives_up_after_max_reasks_with_every_failure_counted(fp, serve
 
 @pytest.mark.slow
 def test_ask_yaml_counts_a_real_reply_cut_by_max_tokens_and_takes_the_next(fp, serve_teacher):
-    # Four tokens of the real model are never a mapping with both keys.
+    # Four tokens of the real model for a long essay: cut at the limit, never a mapping with both keys.
+    essay = [{"role": "user", "content": "Scrivi un tema di tre paragrafi sulla storia di Roma antica."}]
     fp.push(passthrough(), replace_content("domanda: Chi era Dante?\nrisposta: Un poeta."))
-    teacher, reply = run(config(fp, serve_teacher), lambda t: t.ask_yaml(QUESTION, KEYS))
+    teacher, reply = run(config(fp, serve_teacher), lambda t: t.ask_yaml(essay, KEYS))
     assert reply.data == {"domanda": "Chi era Dante?", "risposta": "Un poeta."}
-    assert sum(teacher.usage.reply_failures.values()) == 1 and fp.forwarded == 1
+    assert teacher.usage.reply_failures == {"truncated": 1} and fp.forwarded == 1
+    # asked the same way, a cut reply would be cut again: the re-ask names the limit and asks for less
+    reask = fp.requests[1]["body"]["messages"][-1]["content"]
+    assert f"limite di {fp.requests[1]['body']['max_tokens']} token" in reask and "più breve" in reask
 
 
 def _expect(error: type[Exception], call=lambda t: t.chat(QUESTION)):
