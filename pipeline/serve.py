@@ -14,7 +14,11 @@ What `transformers serve` 5.23 needs, learned the hard way:
 - without `--continuous-batching`, generation is sequential (one request at a time on one inference thread), so
   concurrent requests queue up; with it, requests share each forward pass over a paged KV cache, which the server
   sizes to 60% of the machine's RAM on CPU (14 GiB here) and 90% of the GPU's free memory unless `--cb-num-blocks`
-  says otherwise (blocks of 256 tokens);
+  says otherwise (blocks of 256 tokens); its sampling settings (temperature, top_p) are the first request's, for
+  every later one (only max_tokens and the stop tokens are per request): a run sends one temperature, and the local
+  preset starts a server per run;
+- continuous batching also keeps the blocks of finished requests and reuses them for a later prompt that starts
+  with the same tokens (whole 256-token blocks; a request that ends in its own prefill step registers none);
 - on a CPU, continuous batching's `sdpa` attends every request to every other's keys through one dense mask, so most
   of batching's gain is lost: Bottega starts the server through `pipeline.varlen_attention`, which attends each
   request to its own keys (same tokens, about 11x the decode speed at 16 requests; `bench/serve_batching.py`);
@@ -59,9 +63,13 @@ def fast_dtype(device: str) -> str:
 
 def batching_flags(device: str, concurrency: int, context_tokens: int) -> list[str]:
     """`transformers serve` flags for continuous batching with a KV cache that holds `concurrency` requests of
-    `context_tokens` (prompt + reply) each, instead of the server's default of most of the memory. None for one
-    request at a time, where batching has nothing to share."""
-    if concurrency <= 1:
+    `context_tokens` (prompt + reply) each, instead of the server's default of most of the memory.
+
+    On a CPU even one request at a time goes through it: the paged cache keeps a finished request's blocks, so a
+    re-ask, which repeats the whole previous conversation, prefills only its new tokens (a ~1,000-token prompt costs
+    ~0.7 s of prefill there; the local teacher runs 1.5x faster at concurrency 1, `bench/generation.py`). On a GPU,
+    where prefill is cheap, one request at a time is served without batching, as it always was."""
+    if concurrency <= 1 and on_gpu(device):
         return []
     flags = ["--continuous-batching", "--cb-num-blocks", str(concurrency * math.ceil(context_tokens / PAGE_TOKENS))]
     if not on_gpu(device):
@@ -103,20 +111,22 @@ def start_local_server(
     concurrency: int = 1,
     context_tokens: int = 4096,
     dtype: str = "",
+    batching: bool = True,
 ) -> LocalServer:
     """Start `transformers serve` on a free loopback port and return once the model is loaded and answering.
 
-    `device` is what `--device` takes: "auto" (a GPU when there is one), "cpu", "cuda:0". With `concurrency` > 1 the
-    server batches that many requests of up to `context_tokens` each (continuous batching); with 1 it answers them
-    one at a time. `dtype` is what `--dtype` takes; empty picks `fast_dtype(device)`. The server logs to `log_path`,
-    whose first line is the command; if it exits or does not answer within `timeout` seconds, the error carries that
-    log.
+    `device` is what `--device` takes: "auto" (a GPU when there is one), "cpu", "cuda:0". The server batches up to
+    `concurrency` requests of up to `context_tokens` each (continuous batching; on a GPU, 1 means no batching, see
+    `batching_flags`); `batching=False` starts `transformers serve` as it comes, one request at a time (what the
+    benches compare against). `dtype` is what `--dtype` takes; empty picks `fast_dtype(device)`. The server logs to
+    `log_path`, whose first line is the command; if it exits or does not answer within `timeout` seconds, the error
+    carries that log.
     """
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise ModelError(f"La cartella '{model_dir}' non contiene config.json: non è un modello da servire.")
     port = free_port()
-    flags = batching_flags(device, concurrency, context_tokens)
+    flags = batching_flags(device, concurrency, context_tokens) if batching else []
     # On a CPU, batching goes through Bottega's per-request attention (pipeline/varlen_attention.py), which runs
     # `transformers serve` itself; on a GPU the server picks flash-attn's variable-length kernel when installed.
     entry = "pipeline.varlen_attention" if flags and not on_gpu(device) else "transformers.cli.transformers"

@@ -166,20 +166,25 @@ def test_status_shows_the_teacher_at_work_before_the_first_verdict(tmp_path, pro
     assert final.tokens == sum(r["tokens"] for r in journal(tmp_path / "run") if r["type"] == "reply")
 
 
-@pytest.mark.slow
-def test_the_local_preset_serves_the_bundled_model_with_batching_then_stops_it(tmp_path, bundled_model) -> None:
-    config = GenerationConfig.from_dict(
+def _local_config(tmp_path: Path, items: int, concurrency: int, max_tokens: int, **extra) -> GenerationConfig:
+    """A Self-Instruct run of `items` candidates with the "local" preset: the run starts its own server."""
+    return GenerationConfig.from_dict(
         {
             "output": str(tmp_path / "locale.yaml"),
             "seed_dataset": str(ROOT / "datasets_yaml" / "seed_it.yaml"),
             "count": 1,
-            "max_items": 2,
+            "max_items": items,
             "mix": {"self_instruct": 1.0},
             "run_dir": str(tmp_path / "run"),
-            "teacher": {"preset": "local", "max_concurrency": 2, "max_tokens": 24, "max_retries": 0},
+            "teacher": {"preset": "local", "max_concurrency": concurrency, "max_tokens": max_tokens, "max_retries": 0},
+            **extra,
         }
     )
-    status = generate(config)
+
+
+@pytest.mark.slow
+def test_the_local_preset_serves_the_bundled_model_with_batching_then_stops_it(tmp_path, bundled_model) -> None:
+    status = generate(_local_config(tmp_path, items=2, concurrency=2, max_tokens=24))
 
     # The model's Italian YAML is poor: what matters is that both candidates reached a verdict through the server.
     assert status.accepted + status.rejected == 2 and status.tokens > 0
@@ -189,6 +194,16 @@ def test_the_local_preset_serves_the_bundled_model_with_batching_then_stops_it(t
     port = int(started.split("--port ")[1].split()[0])
     with pytest.raises(ConnectionRefusedError):  # the server is gone with the run
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+@pytest.mark.slow
+def test_local_batching_false_serves_with_plain_transformers_serve(tmp_path, bundled_model) -> None:
+    status = generate(_local_config(tmp_path, items=1, concurrency=1, max_tokens=8, local_batching=False))
+
+    assert status.accepted + status.rejected == 1 and status.tokens > 0
+    started = (tmp_path / "run" / "serve.log").read_text().splitlines()[0]
+    # at concurrency 1 a CPU would get the paged cache too; turned off, it is `transformers serve` as it comes
+    assert started.startswith("$ transformers.cli.transformers serve ") and "--continuous-batching" not in started
 
 
 def test_sigkill_mid_run_then_rerun_loses_nothing_duplicates_nothing_pays_nothing_twice(

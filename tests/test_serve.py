@@ -11,7 +11,8 @@ from pipeline.serve import CPU_BATCH_TOKENS, batching_flags, fast_dtype, start_l
 
 
 def test_the_cache_is_sized_for_the_run_not_for_the_machine():
-    assert batching_flags("cpu", 1, 4096) == []  # one request at a time: nothing to batch
+    # one request at a time on a CPU still gets the paged cache, for its prefix reuse: a re-ask prefills only its tail
+    assert batching_flags("cpu", 1, 4096)[:3] == ["--continuous-batching", "--cb-num-blocks", "16"]
     assert batching_flags("cpu", 16, 1024 + 2048) == [
         "--continuous-batching",
         "--cb-num-blocks",
@@ -38,6 +39,7 @@ def test_a_gpu_serves_in_bfloat16_from_ampere_on_and_float16_before(monkeypatch)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
     assert fast_dtype("cuda:0") == "float16"  # a T4 only emulates bf16
     assert "--cb-max-batch-tokens" not in batching_flags("auto", 4, 1024)  # the GPU keeps the server's own default
+    assert batching_flags("cuda:0", 1, 4096) == []  # prefill is cheap there: one request at a time, no batching
 
 
 def _rss_mib(pid: int) -> float:

@@ -64,8 +64,9 @@ class GenerationConfig:
     local_model: str = "smollm2-135m-instruct"
     """The model `transformers serve` loads when the teacher preset is "local"."""
     local_batching: bool = True
-    """With the "local" preset and `teacher.max_concurrency` > 1, serve with continuous batching: the requests in
-    flight share each forward pass instead of queueing (see `bench/generation.py`)."""
+    """With the "local" preset, serve with continuous batching: the requests in flight share each forward pass
+    instead of queueing, and on a CPU a re-ask reuses the cached prefix it repeats (see `bench/generation.py`).
+    false: plain `transformers serve`, one request at a time."""
     run_dir: str | None = None
     """Where the journal lives (default: $BOTTEGA_HOME/runs/generate/<output name>, which must then be a plain name:
     letters, digits, '.', '_', '-')."""
@@ -442,8 +443,9 @@ def generate(config: GenerationConfig, on_status: Callable[[Status], None] | Non
         server = start_local_server(
             models.resolve(config.local_model),
             config.run_path / "serve.log",
-            concurrency=teacher_config.max_concurrency if config.local_batching else 1,
+            concurrency=teacher_config.max_concurrency,
             context_tokens=teacher_config.max_tokens + PROMPT_TOKENS,
+            batching=config.local_batching,
         )
         teacher_config = dataclasses.replace(teacher_config, base_url=server.base_url, model=server.model)
     try:
