@@ -1,6 +1,7 @@
 """The Genera tab in a real browser: start a small run against a scripted teacher and watch the counters move."""
 
 import itertools
+import re
 import time
 from pathlib import Path
 
@@ -84,7 +85,8 @@ def test_stop_then_resume_finishes_the_same_run(page: Page, serve_teacher, app_d
         proxy.latency_ms = 400
 
         start_run(page, proxy.base_url, serve_teacher.model, "e2e_fermato", 5)
-        expect(page.locator("#gen-accepted")).to_have_text("1", timeout=60_000)
+        # the status is rewritten about once a second, an item takes ~0.9 s: the counter may skip a value
+        expect(page.locator("#gen-accepted")).to_have_text(re.compile(r"^[1-3]$"), timeout=60_000)
         page.locator("#gen-stop").click()
         expect(page.get_by_text("⏹️ fermata")).to_be_visible(timeout=60_000)
         stopped_at = int(page.locator("#gen-accepted").inner_text())
