@@ -294,6 +294,7 @@ class Teacher:
         Raises the last ReplyFormatError when every attempt failed; its `tokens` and `cost` say what they used."""
         conversation = list(messages)
         tokens, cost = 0, 0.0
+        max_tokens = max_tokens or self.config.max_tokens
         for attempt in range(max_reasks + 1):
             reply = await self.chat(conversation, max_tokens=max_tokens)
             tokens += reply.prompt_tokens + reply.completion_tokens
@@ -313,7 +314,7 @@ class Teacher:
             conversation = [
                 *conversation,
                 {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": reask_message(error, required_keys, max_tokens or self.config.max_tokens)},
+                {"role": "user", "content": reask_message(error, required_keys, max_tokens)},
             ]
         raise AssertionError("unreachable")
 
