@@ -275,3 +275,16 @@ def test_cli_stats_and_export(tmp_path, monkeypatch, capsys):
     assert "Meglio il fine-tuned\t2" in out and "Meglio il base\t1" in out and "Pari\t1" in out
     assert main(["votes", "export", "--out", str(tmp_path / "pref.yaml")]) == 0
     assert "3 coppie" in capsys.readouterr().out
+
+
+def test_tag_plot_has_a_readable_axis_with_no_votes_and_fits_the_counts(tmp_path: Path, monkeypatch):
+    """With no tags an open-ended y axis collapses onto 0 (labelled 0.000000); the plot gets a range of at least 1."""
+    from pipeline.ui.compare import statistics
+
+    monkeypatch.setenv("BOTTEGA_HOME", str(tmp_path))
+    table, plot = statistics()
+    assert plot.y_lim == [0, 1] and table.iloc[0, 1] == "0"
+    for minute in range(3):
+        VoteStore().add(make_vote("base", tags=["anglicismi"], minute=minute))
+    table, plot = statistics()
+    assert plot.y_lim == [0, 3] and table.iloc[0, 1] == "3"

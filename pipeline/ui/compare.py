@@ -94,11 +94,12 @@ def vote(verdict, conversation, tags, comment, base, adapter, *sampling_values):
     return reveal, [], "", *statistics()
 
 
-def statistics() -> tuple[pd.DataFrame, pd.DataFrame]:
+def statistics() -> tuple[pd.DataFrame, gr.BarPlot]:
     found = votes.stats(votes.VoteStore().all())
     table = pd.DataFrame(found.table(), columns=["misura · measure", "valore · value"])
     tags = pd.DataFrame([(tag, found.tags[tag]) for tag in votes.TAGS], columns=["etichetta", "voti"])
-    return table, tags
+    # With no tags yet an open-ended y axis collapses onto 0 and reads "0.000000": give it a range of at least 1.
+    return table, gr.BarPlot(tags, y_lim=[0, max(1, int(tags["voti"].max()))])
 
 
 def export() -> str:
@@ -171,7 +172,9 @@ def render(demo: gr.Blocks) -> None:
         comment = gr.Textbox(label=t("cmp_comment"))
     with gr.Row():
         with gr.Column(scale=3):
-            stats_table = gr.Dataframe(interactive=False, label=t("cmp_stats"), elem_id="cmp-stats", wrap=True)
+            stats_table = gr.Dataframe(
+                interactive=False, label=t("cmp_stats"), elem_id="cmp-stats", wrap=True, column_widths=["45%", "55%"]
+            )
         with gr.Column(scale=2):
             tag_plot = gr.BarPlot(x="etichetta", y="voti", title=t("cmp_tag_plot"), y_lim=[0, None])
             export_btn = gr.Button(t("cmp_export"), size="sm")

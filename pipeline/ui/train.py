@@ -223,9 +223,10 @@ def render(demo: gr.Blocks) -> None:
                 lora_alpha = gr.Slider(1, 512, value=defaults.lora_alpha, step=1, label="alpha")
                 lora_dropout = gr.Slider(0, 0.5, value=defaults.lora_dropout, step=0.01, label="dropout")
             target_modules = gr.Textbox(defaults.target_modules, label=t("train_targets"))
-            with gr.Row():
+            with gr.Row():  # two per row: four in the narrow column cut "gradient checkpointing" off
                 use_dora = gr.Checkbox(defaults.use_dora, label="DoRA")
                 use_rslora = gr.Checkbox(defaults.use_rslora, label="rsLoRA")
+            with gr.Row():
                 qlora = gr.Checkbox(defaults.qlora, label=t("train_qlora"))
                 checkpointing = gr.Checkbox(defaults.gradient_checkpointing, label="gradient checkpointing")
             attention = gr.Dropdown(list(ATTENTION), value=defaults.attention, label=t("train_attention"))
