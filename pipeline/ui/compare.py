@@ -176,7 +176,7 @@ def render(demo: gr.Blocks) -> None:
                 interactive=False, label=t("cmp_stats"), elem_id="cmp-stats", wrap=True, column_widths=["45%", "55%"]
             )
         with gr.Column(scale=2):
-            tag_plot = gr.BarPlot(x="etichetta", y="voti", title=t("cmp_tag_plot"), y_lim=[0, None])
+            tag_plot = gr.BarPlot(x="etichetta", y="voti", title=t("cmp_tag_plot"))  # y range: statistics()
             export_btn = gr.Button(t("cmp_export"), size="sm")
             export_file = gr.File(label=t("cmp_export_file"))
     gr.Markdown(t("cmp_eval"))
