@@ -9,7 +9,7 @@ one with seeded random weights, so that its answers differ from the base), same 
 
 Throughput, in generated tokens of both answers per second (each answer re-encoded; greedy, so every way produces the
 same texts and the ratio is one of times):
-- ours: `ChatEngine.stream_pair`, one `generate` with a PEFT mixed-adapter batch (row 0 `__base__`, row 1 the adapter);
+- ours: `ChatEngine.stream`, one `generate` with a PEFT mixed-adapter batch (row 0 `__base__`, row 1 the adapter);
 - two passes on the same weights: the engine's fallback, base with the adapter disabled, then with it;
 - two models: the base, then a second copy with the adapter merged into its weights, one after the other.
 Target: ours >= 1.1x the sequential ways on CPU (>= 1.8x on a GPU).
@@ -101,7 +101,7 @@ def _load_two_copies(adapter: Path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from pipeline import chat, models
+    from pipeline import models
 
     folder = models.resolve(models.DEFAULT_MODEL)
     cuda = torch.cuda.is_available()
@@ -109,7 +109,7 @@ def _load_two_copies(adapter: Path):
     device = "cuda" if cuda else "cpu"
     base = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
     tuned = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device)
-    tuned = PeftModel.from_pretrained(tuned, chat.adapter_folder(str(adapter))).merge_and_unload().eval()
+    tuned = PeftModel.from_pretrained(tuned, models.adapter_folder(str(adapter))).merge_and_unload().eval()
     return AutoTokenizer.from_pretrained(folder), base, tuned, device
 
 
@@ -134,13 +134,15 @@ def throughput(adapter: Path, tokens: int) -> dict:
     engine.set_adapter(str(adapter))
     assert engine.mixed_batches
     greedy = Sampling(temperature=0, max_new_tokens=tokens)
-    tokenizer = engine.tokenizer
+    tokenizer = engine.loaded.tokenizer
     results = {}
     for way, batched in (("ours", True), ("two passes", False)):
-        engine.generate_pair([{"role": "user", "content": WARM_UP}], greedy)
+        warm = [{"role": "user", "content": WARM_UP}]
+        engine.answer((warm, warm), greedy)
         start, generated, answers = time.perf_counter(), 0, []
         for prompt in PROMPTS:
-            *_, pair = engine.stream_pair([{"role": "user", "content": prompt}], greedy, batched=batched)
+            messages = [{"role": "user", "content": prompt}]
+            *_, pair = engine.stream((messages, messages), greedy, batched=batched)
             generated += _count(tokenizer, pair)
             answers.append(pair)
         results[way] = {"seconds": time.perf_counter() - start, "tokens": generated, "answers": answers}
@@ -170,15 +172,16 @@ def memory(setup: str, adapter: Path, tokens: int) -> dict:
     models.resolve(models.DEFAULT_MODEL)
     start_kib = _status_kib("VmRSS")
     greedy = Sampling(temperature=0, max_new_tokens=tokens)
+    first = [{"role": "user", "content": PROMPTS[0]}]
     if setup == "ours":
         engine = ChatEngine(models.DEFAULT_MODEL)
         engine.set_adapter(str(adapter))
-        engine.generate_pair([{"role": "user", "content": PROMPTS[0]}], greedy)
-        model_bytes = _bytes(engine.model)
+        engine.answer((first, first), greedy)
+        model_bytes = _bytes(engine.loaded.model)
     elif setup == "single":
         engine = ChatEngine(models.DEFAULT_MODEL)
-        engine.generate_pair([{"role": "user", "content": PROMPTS[0]}], greedy)
-        model_bytes = _bytes(engine.model)
+        engine.answer((first, first), greedy)
+        model_bytes = _bytes(engine.loaded.model)
     else:
         tokenizer, base, tuned, device = _load_two_copies(adapter)
         for model in (base, tuned):

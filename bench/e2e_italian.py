@@ -31,9 +31,9 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=96)
     args = parser.parse_args()
 
-    from pipeline.evaluate import TABLE_HEADERS, EvalConfig, evaluate
+    from pipeline.evaluate import EvalConfig, evaluate, table_headers
     from pipeline.train.config import TrainConfig
-    from pipeline.train.run import train
+    from pipeline.train.sft import train
 
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "e2e"
@@ -54,11 +54,11 @@ def main() -> int:
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, no GPU")
     print(
-        f"training: {status['examples']} examples, {status['step']} optimizer steps, {trained / 60:.1f} min; "
+        f"training: {status.get('examples')} examples, {status.get('step')} optimizer steps, {trained / 60:.1f} min; "
         f"evaluation: {evaluated / 60:.1f} min"
     )
     print(result.held_out)
-    rows = [TABLE_HEADERS, *result.table()]
+    rows = [table_headers(), *result.table()]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

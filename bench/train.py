@@ -6,7 +6,7 @@ Same model (the bundled SmolLM2-135M-Instruct), same data (the seed set's approv
 same LoRA adapter (r 16, alpha 32, all linear layers), same number of optimizer steps. Printed: non-padding tokens
 per second for
 
-- ours: `pipeline.train.run.train` with the smollm2-cpu preset: examples packed best-fit into 1024-token rows with
+- ours: `pipeline.train.sft.train` with the smollm2-cpu preset: examples packed best-fit into 1024-token rows with
   no padding and position ids that restart per example (attention never crosses examples), assistant-only loss;
 - baseline: `trl.SFTTrainer` with `SFTConfig` defaults (batches of 8 padded to their longest example, no packing,
   gradient checkpointing on, as TRL ships it), CPU;
@@ -61,8 +61,9 @@ def _rate(points: list[tuple[float, int]]) -> float:
 
 
 def ours(dataset: str, steps: int, home: Path) -> tuple[float, float | None]:
+    from pipeline.jobs import Job
     from pipeline.train.config import TrainConfig
-    from pipeline.train.run import read_metrics, train
+    from pipeline.train.sft import train
 
     config = TrainConfig.from_dict(
         {"name": "bench-ours", "dataset": dataset, "max_steps": steps, "eval_share": 0.0, "trackio": False,
@@ -70,7 +71,7 @@ def ours(dataset: str, steps: int, home: Path) -> tuple[float, float | None]:
     )  # fmt: skip
     _peak_reset()
     train(config)
-    points = [(m["time"], m["tokens"]) for m in read_metrics(config.run_path) if "loss" in m]
+    points = [(m["time"], m["tokens"]) for m in Job(config.run_path).metrics() if "loss" in m]
     return _rate(points), _peak()
 
 

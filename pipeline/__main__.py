@@ -26,11 +26,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import statistics
 import sys
 from pathlib import Path
+from typing import NoReturn
 
-from pipeline import dataset, formats, models
+from pipeline import dataset, formats, i18n, models
+from pipeline.errors import UserError
+from pipeline.i18n import Message, t
 
 
 def _models_list(args: argparse.Namespace) -> None:
@@ -122,31 +126,41 @@ def _generation_bar(target: int, file=None):
 
 def _train(args: argparse.Namespace) -> int:
     from pipeline.train import runs
-    from pipeline.train.config import load_config
+    from pipeline.train.config import load_config, load_run_config
 
+    if args.check and not args.config:
+        raise UserError(Message("cli_flag_needs", flag="--check", needs="--config"))
+    if args.detach and not (args.config or args.resume):
+        raise UserError(Message("cli_flag_needs", flag="--detach", needs="--config / --resume"))
+    if args.detach and args.check:
+        raise UserError(Message("cli_flags_exclusive", a="--detach", b="--check"))
     if args.list:
         for row in runs.list_runs():
             loss = f"{row['loss']:.4f}" if isinstance(row.get("loss"), float) else "-"
-            print(f"{row['name']}\t{row.get('state', '?')}\tpasso {row.get('step', 0)}/{row.get('max_steps', '?')}"
+            print(f"{row['name']}\t{row['state']}\tpasso {row.get('step', 0)}/{row.get('max_steps', '?')}"
                   f"\tloss {loss}\t{row['dir']}")  # fmt: skip
         return 0
     if args.stop:
-        runs.stop(args.stop)
-        print(f"Richiesta di stop inviata a {args.stop}: salverà un checkpoint e si fermerà.")
+        runs.stop(load_run_config(args.stop, "--stop").run_path)
+        print(Message("cli_stop_sent", path=args.stop))
         return 0
     if args.check:
         return _train_check(load_config(args.config))
     if args.detach:
-        run_dir = runs.resume(args.resume) if args.resume else runs.start(load_config(args.config))
+        run_dir = runs.resume(load_run_config(args.resume).run_path) if args.resume else runs.start(
+            load_config(args.config))  # fmt: skip
         print(run_dir)
         return 0
-    from pipeline.train.run import resume, train
+    from pipeline.train.sft import train
 
-    status = resume(args.resume) if args.resume else train(load_config(args.config))
-    print(f"{status['state']}: passo {status.get('step')}/{status.get('max_steps')}, loss {status.get('loss')}")
-    if status.get("message"):
-        print(status["message"])
-    return 0 if status["state"] in ("finished", "stopped") else 2
+    if args.resume:
+        status = train(load_run_config(args.resume), resume=True)
+    else:
+        status = train(load_config(args.config))
+    print(f"{status.state}: passo {status.get('step')}/{status.get('max_steps')}, loss {status.get('loss')}")
+    if status.message:
+        print(status.message)
+    return 0 if status.state in ("finished", "stopped") else 2
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -157,11 +171,17 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _chat(args: argparse.Namespace) -> None:
     from pipeline.chat import ChatEngine, Sampling
+    from pipeline.models import adapter_folder
 
+    try:  # a missing adapter is refused before the model loads
+        adapter_folder(args.adapter)
+    except UserError as e:
+        raise UserError(Message("cli_argument", arg="--adapter", problem=e.items[0])) from e
+    sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
     engine = ChatEngine(args.base)
     engine.set_adapter(str(args.adapter))
-    sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
-    base, tuned = engine.generate_pair([{"role": "user", "content": args.prompt}], sampling)
+    conversation = [{"role": "user", "content": args.prompt}]
+    base, tuned = engine.answer((conversation, conversation), sampling)
     print(f"--- base ---\n{base}\n--- fine-tuned ---\n{tuned}")
 
 
@@ -231,10 +251,62 @@ def _train_check(config) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the current language (argparse itself speaks English): usage, then the
+    argument and what to do, exit 2."""
+
+    _ERRORS = (
+        (re.compile(r"the following arguments are required: (?P<args>.+)"), "cli_required"),
+        (re.compile(r"one of the arguments (?P<args>.+) is required"), "cli_one_of"),
+        (re.compile(r"argument (?P<arg>\S+): not allowed with argument (?P<other>\S+)"), "cli_not_with"),
+        (re.compile(r"argument (?P<arg>\S+): invalid choice: (?P<value>.+?) \(choose from (?P<choices>.+)\)"),
+         "cli_choice"),
+        (re.compile(r"argument (?P<arg>\S+): invalid (?P<kind>int|float) value: (?P<value>.+)"), "cli_number"),
+        (re.compile(r"argument (?P<arg>\S+): expected one argument"), "cli_value_missing"),
+        (re.compile(r"unrecognized arguments: (?P<args>.+)"), "cli_unknown"),
+        (re.compile(r"argument (?P<arg>\S+): (?P<problem>.+)"), "cli_argument"),
+    )  # fmt: skip
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, key in self._ERRORS:
+            if match := pattern.fullmatch(message):
+                message = t(key, **match.groupdict())
+                break
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: {t('error_title').lower()}: {message}\n")
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(t("cli_no_such_file", path=text))
+    return path
+
+
+def _new_file(text: str) -> Path:
+    """An output that must not exist yet, in a folder that does."""
+    path = Path(text)
+    if path.exists():
+        raise argparse.ArgumentTypeError(t("file_exists", path=text))
+    return _in_existing_folder(path)
+
+
+def _output_file(text: str) -> Path:
+    """An output file (replaced if it exists), in a folder that exists."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(t("cli_is_folder", path=text))
+    return _in_existing_folder(path)
+
+
+def _in_existing_folder(path: Path) -> Path:
+    if not path.parent.resolve().is_dir():
+        raise argparse.ArgumentTypeError(t("cli_no_such_folder", path=path.parent))
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline", description="Bottega: rendi gli LLM aperti più bravi in italiano."
-    )
+    parser = _Parser(prog="python -m pipeline", description="Bottega: rendi gli LLM aperti più bravi in italiano.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     models_parser = commands.add_parser("models", help="elenca e prepara i modelli locali")
@@ -252,19 +324,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path)
     validate.set_defaults(func=_dataset_validate)
     stats = dataset_commands.add_parser("stats", help="esempi per categoria, metodo e stato; lunghezze; token")
-    stats.add_argument("file", type=Path)
+    stats.add_argument("file", type=_existing_file)
     stats.add_argument("--tokens", metavar="MODEL", help="conta anche i token con il template di questo modello")
     stats.set_defaults(func=_dataset_stats)
     importer = dataset_commands.add_parser("import", help="importa Alpaca, ShareGPT, messages, CSV, datasets HF")
-    importer.add_argument("file", type=Path)
-    importer.add_argument("--out", required=True, type=Path, help="il nuovo file YAML (non deve esistere)")
+    importer.add_argument("file", type=_existing_file)
+    importer.add_argument("--out", required=True, type=_new_file, help="il nuovo file YAML (non deve esistere)")
     importer.add_argument("--format", choices=formats.IMPORT_FORMATS, help="default: dedotto dal file")
     importer.add_argument("--name", help="nome del dataset (default: il nome del file di uscita)")
     importer.set_defaults(func=_dataset_import)
     convert = dataset_commands.add_parser("convert", help="esporta in JSONL, parquet o dataset HF")
-    convert.add_argument("file", type=Path)
+    convert.add_argument("file", type=_existing_file)
     convert.add_argument("--to", required=True, choices=formats.EXPORT_FORMATS)
-    convert.add_argument("--out", required=True, type=Path)
+    convert.add_argument("--out", required=True, type=_output_file)
     convert.add_argument("--only-approved", action="store_true", help="solo gli esempi approvati")
     convert.set_defaults(func=_dataset_convert)
 
@@ -301,13 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
         func=_votes_stats
     )
     votes_export = votes_commands.add_parser("export", help="coppie scelta/scartata in YAML")
-    votes_export.add_argument("--out", required=True, type=Path)
+    votes_export.add_argument("--out", required=True, type=_output_file)
     votes_export.set_defaults(func=_votes_export)
 
     hub_parser = commands.add_parser("hub", help="dataset, adapter e modelli sull'Hub (token: HF_TOKEN o login)")
     hub_commands = hub_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     push = hub_commands.add_parser("push-dataset", help="YAML + parquet + scheda in un repo di dataset")
-    push.add_argument("file", type=Path)
+    push.add_argument("file", type=_existing_file)
     push.add_argument("--repo", required=True, help="UTENTE/NOME")
     push.add_argument("--public", action="store_true", help="repo pubblico (default: privato)")
     push.set_defaults(func=_hub_push_dataset)
@@ -321,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     push_adapter.set_defaults(func=_hub_push_adapter)
     pull = hub_commands.add_parser("pull-dataset", help="scarica il YAML di un repo di dataset di Bottega")
     pull.add_argument("repo", help="UTENTE/NOME")
-    pull.add_argument("--out", required=True, type=Path, help="il nuovo file YAML (non deve esistere)")
+    pull.add_argument("--out", required=True, type=_new_file, help="il nuovo file YAML (non deve esistere)")
     pull.set_defaults(func=_hub_pull_dataset)
     space_parser = commands.add_parser("space", help="pubblica l'app come Space di Hugging Face")
     space_commands = space_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -343,8 +415,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         return args.func(args) or 0
-    except (models.ModelError, dataset.DatasetError, ValueError) as e:
-        print(f"Errore: {e}", file=sys.stderr)
+    except UserError as e:
+        problems = e.problems
+        if len(problems) == 1:
+            print(f"{t('error_title')}: {problems[0]}", file=sys.stderr)
+        else:
+            print(f"{t('error_title')} ({i18n.render(e.title)}):", file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
         return 2
 
 

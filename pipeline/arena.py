@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import votes
+from pipeline.errors import UserError
+from pipeline.i18n import Message
+from pipeline.paths import is_repo_id
 from pipeline.train import runs
 
 _lock = threading.Lock()
@@ -23,16 +26,14 @@ _engine: Any = None
 
 def adapter_source(choice: str) -> str:
     """What a visitor may load as the adapter: a training run of the runs folder (its name or folder) or a Hub id,
-    never another folder of the server. ValueError naming the field otherwise."""
-    from pipeline.hub import is_repo_id
-
+    never another folder of the server. UserError naming the field otherwise."""
     choice = (choice or "").strip()
     if is_repo_id(choice) and not Path(choice).exists():
         return choice
     try:
         return str(runs.run_folder(choice, "adapter"))
-    except ValueError as e:
-        raise ValueError(f"{e}, oppure scrivi l'id di un adapter dell'Hub (utente/nome)") from e
+    except UserError as e:
+        raise UserError(Message("adapter_or_hub", problem=e.items[0])) from e
 
 
 def engine(base: str, adapter: str | None) -> Any:
@@ -75,22 +76,15 @@ class Conversation:
 
 
 def stream(conversation: Conversation, chat: Any, sampling: Any, stop: threading.Event) -> Iterator[None]:
-    """Generate both answers to the last question together, updating the histories as tokens arrive."""
-    prompts = {model: list(turns) for model, turns in conversation.history.items()}
+    """Generate both answers to the last question together, each model on its own history, in one batched pass:
+    every step grows both answers."""
+    prompts = (list(conversation.history["base"]), list(conversation.history["finetuned"]))
     for turns in conversation.history.values():
         turns.append({"role": "assistant", "content": ""})
-    # The engine takes one conversation; the two sides differ only in earlier answers, so the base side's history is
-    # the prompt when they agree, and each side is generated on its own history otherwise.
-    if prompts["base"] == prompts["finetuned"]:
-        for base, tuned in chat.stream_pair(prompts["base"], sampling, stop):
-            conversation.history["base"][-1]["content"] = base
-            conversation.history["finetuned"][-1]["content"] = tuned
-            yield
-        return
-    for model, index in (("base", 0), ("finetuned", 1)):
-        for pair in chat.stream_pair(prompts[model], sampling, stop):
-            conversation.history[model][-1]["content"] = pair[index]
-            yield
+    for base, tuned in chat.stream(prompts, sampling, stop):
+        conversation.history["base"][-1]["content"] = base
+        conversation.history["finetuned"][-1]["content"] = tuned
+        yield
 
 
 def record_vote(
@@ -99,9 +93,9 @@ def record_vote(
     """Store the vote on the last exchange, with the full turns, the sides, the models and the settings."""
     a, b = conversation.side("A"), conversation.side("B")
     if not a or a[-1]["role"] != "assistant" or not a[-1]["content"]:
-        raise ValueError("Non c'è ancora una risposta da votare: scrivi una domanda e attendi le due risposte.")
+        raise UserError(Message("vote_nothing_yet"))
     if conversation.voted:
-        raise ValueError("Hai già votato questa risposta: fai un'altra domanda o rigenera.")
+        raise UserError(Message("vote_already"))
     vote = votes.Vote(
         verdict=verdict,
         tags=tags,

@@ -34,29 +34,25 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from pipeline.config import bottega_home
-from pipeline.files import atomic_write, exclusive_lock
+from pipeline.errors import UserError
+from pipeline.files import MAX_VALUE_CHARS, atomic_write, dump_yaml, exclusive_lock, parse_yaml
+from pipeline.i18n import Message
+from pipeline.paths import bottega_home
 
 SCHEMA_VERSION = 1
 STATUSES = ("draft", "approved", "rejected")
 METHODS = ("human", "self_instruct", "evol_instruct", "orca", "import")
 ROLES = ("system", "user", "assistant")
-MAX_VALUE_CHARS = 1_000_000
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
-# libyaml's C parser and emitter where present: same results as the pure-Python ones, several times faster.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset cannot be read or saved. `problems` lists every problem found, each naming where it is."""
 
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+    title = Message("dataset_title")
+
+    def __init__(self, problems: list[str | Message]):
+        super().__init__(*problems)
 
 
 class StaleRevisionError(DatasetError):
@@ -105,7 +101,7 @@ class Dataset:
         for example in self.examples:
             if example.id == example_id:
                 return example
-        raise KeyError(example_id)
+        raise DatasetError([Message("example_not_found", id=example_id)])
 
 
 _HEADER_KEYS = ("schema_version", "name", "language", "description", "license", "created", "provenance", "examples")
@@ -122,86 +118,90 @@ def to_messages(example: Example) -> list[dict[str, str]]:
     return [*messages, {"role": "user", "content": user}, {"role": "assistant", "content": example.output}]
 
 
-def validate(dataset: Dataset) -> list[str]:
+def _problem(where: str | Message, field: str, problem: Message) -> Message:
+    """A problem naming where it is (the header, an example) and the field: "esempio 'x', `output`: ..."."""
+    return Message("ds_field", where=where, field=field, problem=problem)
+
+
+def validate(dataset: Dataset) -> list[Message]:
     """Every problem in the dataset, each naming the example id (or its position) and the field."""
-    problems = [] if dataset.name.strip() else ["intestazione, campo 'name': manca o è vuoto"]
+    problems = [] if dataset.name.strip() else [_problem(Message("ds_header"), "name", Message("ds_empty"))]
     seen: set[str] = set()
     for index, example in enumerate(dataset.examples):
         problems += validate_example(example, index)
         if example.id in seen:
-            problems.append(f"esempio '{example.id}', campo 'id': usato da più esempi, ogni id deve essere unico")
+            problems.append(_problem(Message("ds_example", id=example.id), "id", Message("ds_id_duplicate")))
         seen.add(example.id)
     return problems
 
 
-def validate_example(example: Example, index: int | None = None) -> list[str]:
-    where = f"esempio '{example.id}'" if example.id or index is None else f"esempio n. {index + 1}"
+def validate_example(example: Example, index: int | None = None) -> list[Message]:
+    where = Message("ds_example", id=example.id)
+    if not example.id and index is not None:
+        where = Message("ds_example_number", number=index + 1)
     problems = []
     if not example.id:
-        problems.append(f"{where}, campo 'id': manca (es. it-cucina-001)")
+        problems.append(_problem(where, "id", Message("ds_id_missing")))
     elif not _ID.fullmatch(example.id):
-        problems.append(f"{where}, campo 'id': usa solo lettere, cifre, '.', '_' e '-' (es. it-cucina-001)")
+        problems.append(_problem(where, "id", Message("ds_id_invalid")))
     for name in ("instruction", "output"):
         if not getattr(example, name).strip():
-            problems.append(f"{where}, campo '{name}': manca o è vuoto")
+            problems.append(_problem(where, name, Message("ds_empty")))
     texts = {name: getattr(example, name) for name in ("system", "instruction", "input", "output")}
     texts.update({f"messages[{i}].content": m.get("content") for i, m in enumerate(example.messages or [])})
     for name, text in texts.items():
         if isinstance(text, str) and len(text) > MAX_VALUE_CHARS:
-            problems.append(
-                f"{where}, campo '{name}': {len(text):,} caratteri superano il limite di {MAX_VALUE_CHARS:,}: "
-                "dividilo in più esempi"
-            )
+            problems.append(_problem(where, name, Message("ds_too_long", chars=len(text), limit=MAX_VALUE_CHARS)))
     meta = example.meta
-    if meta.status not in STATUSES:
-        problems.append(f"{where}, campo 'meta.status': '{meta.status}' non valido, usa uno tra {', '.join(STATUSES)}")
-    if meta.method not in METHODS:
-        problems.append(f"{where}, campo 'meta.method': '{meta.method}' non valido, usa uno tra {', '.join(METHODS)}")
+    for name, value, allowed in (("status", meta.status, STATUSES), ("method", meta.method, METHODS)):
+        if value not in allowed:
+            problem = Message("ds_not_one_of", value=value, choices=", ".join(allowed))
+            problems.append(_problem(where, f"meta.{name}", problem))
     if meta.judge_score is not None and not 1 <= meta.judge_score <= 10:
-        problems.append(f"{where}, campo 'meta.judge_score': dev'essere tra 1 e 10, trovato {meta.judge_score}")
+        problem = Message("must_be_between", low=1, high=10, value=meta.judge_score)
+        problems.append(_problem(where, "meta.judge_score", problem))
     for name in ("evolution_depth", "tokens"):
         value = getattr(meta, name)
         if value is not None and value < 0:
-            problems.append(f"{where}, campo 'meta.{name}': non può essere negativo, trovato {value}")
+            problems.append(_problem(where, f"meta.{name}", Message("ds_negative", value=value)))
     for i, message in enumerate(example.messages or []):
         if message.get("role") not in ROLES:
-            problems.append(
-                f"{where}, campo 'messages[{i}].role': '{message.get('role')}' non valido, "
-                f"usa uno tra {', '.join(ROLES)}"
-            )
+            role = Message("ds_not_one_of", value=message.get("role"), choices=", ".join(ROLES))
+            problems.append(_problem(where, f"messages[{i}].role", role))
     if example.messages and example.messages[-1].get("role") != "assistant":
-        problems.append(f"{where}, campo 'messages': l'ultimo messaggio dev'essere dell'assistente")
+        problems.append(_problem(where, "messages", Message("ds_last_not_assistant")))
     return problems
 
 
 def from_dict(raw: Any) -> Dataset:
     """Build a Dataset from loaded YAML, reporting every type problem at once; then validate it."""
-    problems: list[str] = []
+    problems: list[Message] = []
     if not isinstance(raw, dict):
-        raise DatasetError(
-            ["il file deve contenere una mappa con intestazione ed 'examples', non una lista o un testo"]
-        )
-    _unknown_keys(raw, _HEADER_KEYS, "intestazione", problems)
+        raise DatasetError([Message("ds_not_mapping")])
+    header = Message("ds_header")
+    _unknown_keys(raw, _HEADER_KEYS, header, problems)
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
-        problems.append(f"intestazione, campo 'schema_version': atteso {SCHEMA_VERSION}, trovato {version!r}")
+        problems.append(
+            _problem(header, "schema_version", Message("ds_expected", expected=SCHEMA_VERSION, value=version))
+        )
     if isinstance(raw.get("created"), date | datetime):  # an unquoted date in a hand-written file
         raw = {**raw, "created": raw["created"].isoformat()}
     provenance = raw.get("provenance") or {}
     if not isinstance(provenance, dict):
-        problems.append("intestazione, campo 'provenance': dev'essere una mappa (chiave: valore)")
+        problems.append(_problem(header, "provenance", Message("ds_must_be", what=Message("type_mapping"))))
         provenance = {}
     dataset = Dataset(
-        name=_text(raw, "name", "intestazione", problems, required=True),
-        language=_text(raw, "language", "intestazione", problems) or "it",
-        description=_text(raw, "description", "intestazione", problems) or "",
-        license=_text(raw, "license", "intestazione", problems) or "",
-        created=_text(raw, "created", "intestazione", problems) or "",
+        name=_text(raw, "name", header, problems, required=True),
+        language=_text(raw, "language", header, problems) or "it",
+        description=_text(raw, "description", header, problems) or "",
+        license=_text(raw, "license", header, problems) or "",
+        created=_text(raw, "created", header, problems) or "",
         provenance=provenance,
     )
     examples = raw.get("examples")
     if not isinstance(examples, list):
-        problems.append("intestazione, campo 'examples': dev'essere una lista di esempi")
+        problems.append(_problem(header, "examples", Message("ds_examples_not_list")))
         examples = []
     for i, item in enumerate(examples):
         example = _example_from_dict(item, i, problems)
@@ -213,20 +213,22 @@ def from_dict(raw: Any) -> Dataset:
     return dataset
 
 
-def _example_from_dict(item: Any, index: int, problems: list[str]) -> Example | None:
+def _example_from_dict(item: Any, index: int, problems: list[Message]) -> Example | None:
+    where = Message("ds_example_number", number=index + 1)
     if not isinstance(item, dict):
-        problems.append(f"esempio n. {index + 1}: dev'essere una mappa con id, instruction, output")
+        problems.append(Message("ds_example_not_mapping", where=where))
         return None
-    where = f"esempio '{item['id']}'" if isinstance(item.get("id"), str) else f"esempio n. {index + 1}"
+    if isinstance(item.get("id"), str):
+        where = Message("ds_example", id=item["id"])
     _unknown_keys(item, _EXAMPLE_KEYS, where, problems)
     raw_meta = item.get("meta") or {}
     if not isinstance(raw_meta, dict):
-        problems.append(f"{where}, campo 'meta': dev'essere una mappa")
+        problems.append(_problem(where, "meta", Message("ds_meta_not_mapping")))
         raw_meta = {}
-    _unknown_keys(raw_meta, _META_KEYS, f"{where}, campo 'meta'", problems)
+    _unknown_keys(raw_meta, _META_KEYS, Message("ds_in_field", where=where, field="meta"), problems)
     tags = raw_meta.get("tags") or []
     if not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-        problems.append(f"{where}, campo 'meta.tags': dev'essere una lista di testi (metti tra virgolette sì/no)")
+        problems.append(_problem(where, "meta.tags", Message("ds_tags_not_texts")))
         tags = []
     meta = Meta(
         method=_text(raw_meta, "method", where, problems, prefix="meta.") or "human",
@@ -247,7 +249,7 @@ def _example_from_dict(item: Any, index: int, problems: list[str]) -> Example | 
             isinstance(m, dict) and set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages
         )
     ):
-        problems.append(f"{where}, campo 'messages': dev'essere una lista di {{role, content}} con content testuale")
+        problems.append(_problem(where, "messages", Message("ds_messages_invalid", shape="{role, content}")))
         messages = None
     return Example(
         id=_text(item, "id", where, problems, required=True),
@@ -260,32 +262,31 @@ def _example_from_dict(item: Any, index: int, problems: list[str]) -> Example | 
     )
 
 
-def _unknown_keys(raw: dict, known: tuple[str, ...], where: str, problems: list[str]) -> None:
+def _unknown_keys(raw: dict, known: tuple[str, ...], where: Message, problems: list[Message]) -> None:
     for key in raw:
         if key not in known:
-            problems.append(f"{where}: campo sconosciuto '{key}' (campi ammessi: {', '.join(known)})")
+            problems.append(Message("ds_unknown_key", where=where, name=key, allowed=", ".join(known)))
 
 
-def _text(raw: dict, key: str, where: str, problems: list[str], required: bool = False, prefix: str = "") -> Any:
+def _text(
+    raw: dict, key: str, where: Message, problems: list[Message], required: bool = False, prefix: str = ""
+) -> Any:
     value = raw.get(key)
     if value is None:  # a missing required field is reported by validate(), which also sees edited examples
         return "" if required else None
     if not isinstance(value, str):
-        hint = (
-            " (YAML legge no, on, off, 010 come altro: scrivi il valore tra virgolette)"
-            if isinstance(value, bool | int)
-            else ""
-        )
-        problems.append(f"{where}, campo '{prefix}{key}': dev'essere un testo, trovato {value!r}{hint}")
+        hint = Message("ds_yaml_hint") if isinstance(value, bool | int) else ""
+        problems.append(_problem(where, f"{prefix}{key}", Message("ds_not_text", value=value, hint=hint)))
         return str(value)
     return value
 
 
-def _number(raw: dict, key: str, where: str, problems: list[str], kind: type) -> Any:
+def _number(raw: dict, key: str, where: Message, problems: list[Message], kind: type) -> Any:
     value = raw.get(key)
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and kind(value) == value):
         return value if value is None else kind(value)
-    problems.append(f"{where}, campo 'meta.{key}': dev'essere un numero{' intero' if kind is int else ''}")
+    what = Message("type_int" if kind is int else "type_float")
+    problems.append(_problem(where, f"meta.{key}", Message("ds_must_be", what=what)))
     return None
 
 
@@ -314,74 +315,25 @@ def _example_to_dict(example: Example) -> dict[str, Any]:
     return out
 
 
-class _Loader(_BaseLoader):
-    """The safe loader, refusing aliases (no dataset needs them; nested ones are the 'billion laughs' bomb) and
-    oversized values. Both checks sit in the constructor, so they hold with the C parser too."""
-
-    def construct_object(self, node, deep=False):
-        if node in self.constructed_objects:  # an alias is the same node met a second time
-            raise DatasetError([f"riga {node.start_mark.line + 1}: alias YAML ('*nome') non ammessi in un dataset"])
-        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_VALUE_CHARS:
-            raise DatasetError(
-                [
-                    f"riga {node.start_mark.line + 1}: un valore di {len(node.value):,} caratteri supera il limite di "
-                    f"{MAX_VALUE_CHARS:,}: dividilo in più esempi"
-                ]
-            )
-        return super().construct_object(node, deep)
-
-    def flatten_mapping(self, node):
-        # Merge keys copy mappings without passing through construct_object: nested ones grow exponentially.
-        for key, _ in node.value:
-            if key.tag == "tag:yaml.org,2002:merge":
-                raise DatasetError(
-                    [f"riga {key.start_mark.line + 1}: chiavi di unione YAML ('<<') non ammesse in un dataset"]
-                )
-        super().flatten_mapping(node)
-
-
-def parse_yaml(text: str) -> Any:
-    """`yaml.safe_load` with the dataset's limits; errors name the line."""
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f"riga {mark.line + 1}: " if mark else ""
-        if isinstance(e, yaml.constructor.ConstructorError) and "tag" in str(e.problem):
-            raise DatasetError([f"{line}tag YAML non ammesso ({e.problem}): un dataset contiene solo testo"]) from e
-        raise DatasetError([f"{line}YAML non valido: {e.problem}"]) from e
-    except yaml.YAMLError as e:
-        raise DatasetError([f"YAML non valido: {e}"]) from e
-
-
 def load(path: str | Path) -> Dataset:
     """Read and validate a dataset file. Raises DatasetError listing every problem."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError as e:
-        raise DatasetError([f"il file '{path}' non esiste"]) from e
+        raise DatasetError([Message("ds_file_missing", path=path)]) from e
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DatasetError([f"il file '{path}' non è UTF-8 (byte {e.start}): salvalo in UTF-8"]) from e
-    dataset = from_dict(parse_yaml(text))
+        raise DatasetError([Message("ds_not_utf8", path=path, byte=e.start)]) from e
+    try:
+        raw = parse_yaml(text)
+    except UserError as e:
+        raise DatasetError(e.items) from e
+    dataset = from_dict(raw)
     dataset.comment = _leading_comment(text)
     dataset.revision = _revision(data)
     return dataset
-
-
-def dump_yaml(data: Any) -> str:
-    """YAML as Bottega writes every file people read: block scalars for multi-line text, Unicode kept, keys in
-    order, no aliases, YAML 1.1 traps quoted."""
-    return yaml.dump(
-        data,
-        Dumper=_Dumper,
-        allow_unicode=True,
-        sort_keys=False,
-        default_flow_style=False,
-        width=1_000_000,  # never fold long lines: a changed sentence stays a one-line diff
-    )
 
 
 def dumps(dataset: Dataset) -> str:
@@ -406,12 +358,7 @@ def save(dataset: Dataset, path: str | Path, *, force: bool = False) -> str:
     with _locked(path):
         current = _revision(path.read_bytes()) if path.exists() else None
         if not force and current != dataset.revision:
-            raise StaleRevisionError(
-                [
-                    f"il file '{path}' è stato modificato da qualcun altro dopo che l'hai aperto: "
-                    "ricaricalo e rifai la modifica, così non sovrascrivi il suo lavoro"
-                ]
-            )
+            raise StaleRevisionError([Message("ds_stale", path=path)])
         atomic_write(path, data)
     dataset.revision = _revision(data)
     return dataset.revision
@@ -420,7 +367,7 @@ def save(dataset: Dataset, path: str | Path, *, force: bool = False) -> str:
 def create(path: str | Path, dataset: Dataset) -> str:
     """Write a new dataset file; refuses to replace an existing one."""
     if Path(path).exists():
-        raise DatasetError([f"il file '{path}' esiste già: scegli un altro nome"])
+        raise DatasetError([Message("ds_file_exists", path=path)])
     dataset.revision = None
     return save(dataset, path)
 
@@ -449,21 +396,6 @@ def _leading_comment(text: str) -> str:
             break
         lines.append(line)
     return "".join(lines)
-
-
-class _Dumper(_BaseDumper):
-    def ignore_aliases(self, data) -> bool:
-        return True  # two examples sharing one list must not produce an alias the loader then refuses
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # Block style for multi-line text; the emitter itself falls back to quotes where a block cannot round-trip
-    # (trailing spaces, control characters). Single-line text is quoted whenever YAML 1.1 would read it as something
-    # else (No, on, 010, 1e3), because the resolver is consulted for plain scalars.
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
-
-
-_Dumper.add_representer(str, _represent_str)
 
 
 @dataclass

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from pipeline import dataset as ds_mod
 from pipeline import formats
-from pipeline.config import datasets_dir, inside, max_upload_bytes, safe_name
 from pipeline.dataset import Dataset, DatasetError, Example, Meta
+from pipeline.errors import UserError
+from pipeline.i18n import Message
+from pipeline.paths import datasets_dir, inside, max_upload_bytes, safe_name
 
 ALL = ""  # the "any value" choice of a filter
 
@@ -39,10 +41,10 @@ def dataset_path(name: str, field: str = "dataset") -> Path:
     .yaml file inside the datasets folder once resolved: '..', absolute paths, symlinks that lead out."""
     try:
         path = inside(datasets_dir(), name or "", field)
-    except ValueError as e:
-        raise DatasetError([str(e)]) from e
+    except UserError as e:
+        raise DatasetError(e.items) from e
     if path.suffix != ".yaml":
-        raise DatasetError([f"campo '{field}': '{name}' non è un file .yaml dei dataset: scegline uno dall'elenco"])
+        raise DatasetError([Message("field_problem", field=field, problem=Message("editor_not_yaml", name=name))])
     return path
 
 
@@ -51,15 +53,16 @@ def dataset_file(name: str, field: str = "nome") -> Path:
     typed '.yaml' is not doubled)."""
     try:
         name = safe_name(name, field).removesuffix(".yaml")
-    except ValueError as e:
-        raise DatasetError([str(e)]) from e
+    except UserError as e:
+        raise DatasetError(e.items) from e
     return dataset_path(f"{name}.yaml", field)
 
 
 def _new_file(name: str, field: str) -> Path:
     path = dataset_file(name, field)
     if path.exists():
-        raise DatasetError([f"campo '{field}': il dataset '{path.name}' esiste già: scegli un altro nome"])
+        problem = Message("editor_dataset_exists", name=path.name)
+        raise DatasetError([Message("field_problem", field=field, problem=problem)])
     return path
 
 
@@ -76,16 +79,12 @@ def import_upload(upload: str | Path, fmt: str | None, name: str | None) -> tupl
     upload = Path(upload)
     path = _new_file((name or "").strip() or upload.stem, "nome")
     if not upload.is_file():
-        raise DatasetError([f"campo 'file': '{upload.name}' non è un file caricato: caricalo di nuovo"])
+        problem = Message("editor_not_uploaded", name=upload.name)
+        raise DatasetError([Message("field_problem", field="file", problem=problem)])
     size, limit = upload.stat().st_size, max_upload_bytes()
     if size > limit:
-        raise DatasetError(
-            [
-                f"campo 'file': '{upload.name}' pesa {_size(size)}, oltre il limite di {_size(limit)}: "
-                "dividilo in file più piccoli, oppure importalo dalla riga di comando (python -m pipeline dataset "
-                "import)"
-            ]
-        )
+        problem = Message("editor_upload_too_big", name=upload.name, size=_size(size), limit=_size(limit))
+        raise DatasetError([Message("field_problem", field="file", problem=problem)])
     imported = formats.import_file(upload, fmt or None, name=path.stem)
     ds_mod.create(path, imported)
     return path, imported
@@ -172,7 +171,8 @@ def delete_example(dataset: Dataset, example_id: str) -> None:
 def set_status(dataset: Dataset, example_ids: list[str], status: str) -> int:
     """Set the status of several examples (a bulk approve). Returns how many changed."""
     if status not in ds_mod.STATUSES:
-        raise DatasetError([f"campo 'status': '{status}' non valido, usa uno tra {', '.join(ds_mod.STATUSES)}"])
+        problem = Message("ds_not_one_of", value=status, choices=", ".join(ds_mod.STATUSES))
+        raise DatasetError([Message("field_problem", field="status", problem=problem)])
     wanted = set(example_ids)
     changed = 0
     for e in dataset.examples:

@@ -39,14 +39,23 @@ from typing import Any
 
 import yaml
 
-from pipeline.config import bottega_home, read_mapping, refuse_unknown
+from pipeline.config import from_mapping, load, to_mapping
+from pipeline.config import save as save_config
+from pipeline.errors import Problems, UserError
 from pipeline.files import atomic_write
+from pipeline.i18n import Message, t
+from pipeline.jobs import Job
+from pipeline.paths import bottega_home
 from pipeline.teacher import TeacherConfig
 
 SIDES = ("base", "finetuned")
 LM_EVAL_TASKS = ("arc_it", "hellaswag_it", "m_mmlu_it")
 JUDGE_KEYS = ["motivazione", "migliore"]
-TABLE_HEADERS = ("metrica", "base", "fine-tuned", "delta")
+
+
+def table_headers() -> list[str]:
+    """The columns of `EvalResult.table()`, in the current language."""
+    return [t("col_metric"), "base", "fine-tuned", "delta"]
 
 
 @dataclass
@@ -83,34 +92,22 @@ class EvalConfig:
     """The results file; default `eval.yaml` in the run folder. Required without `run_dir`."""
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = Problems()
         explicit = [name for name in ("base_model", "adapter") if getattr(self, name)]
         if self.run_dir and explicit:
-            problems.append(
-                f"`run_dir` e {' e '.join(f'`{n}`' for n in explicit)} si escludono: la run dice già modello base e "
-                "adattatore"
-            )
+            problems.add("run_dir", Message("eval_run_or_explicit", fields=" e ".join(f"`{n}`" for n in explicit)))
         if not self.run_dir:
-            if len(explicit) < 2:
-                problems.append("indica `run_dir` (una run di addestramento) oppure sia `base_model` sia `adapter`")
+            problems.check(len(explicit) == 2, "run_dir", Message("eval_what"))
             for name in ("dataset", "output"):
-                if not getattr(self, name):
-                    problems.append(f"`{name}` è obbligatorio senza `run_dir`")
+                problems.check(bool(getattr(self, name)), name, Message("eval_required_without_run"))
         for name in ("max_examples", "max_new_tokens", "batch_size", "lm_eval_limit"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-                problems.append(f"`{name}` dev'essere un intero > 0, trovato {value!r}")
-        if not isinstance(self.lm_eval_tasks, list) or not all(isinstance(t, str) for t in self.lm_eval_tasks):
-            problems.append(f"`lm_eval_tasks` dev'essere un elenco di nomi, es. {list(LM_EVAL_TASKS)}")
+            problems.check(value is None or value > 0, name, Message("must_be_positive", value=value))
         if self.judge and self.teacher.preset == "local" and not self.teacher.base_url:
-            problems.append(
-                "`judge`: con il teacher 'local' indica `teacher.base_url` e `teacher.model` di un server già "
-                "avviato, oppure usa un preset openai, hf o custom"
-            )
+            problems.add("judge", Message("eval_local_judge"))
         if self.output and Path(self.output).suffix not in (".yaml", ".yml"):
-            problems.append(f"`output` dev'essere un file .yaml, trovato {self.output!r}")
-        if problems:
-            raise ValueError("Configurazione della valutazione non valida:\n- " + "\n- ".join(problems))
+            problems.add("output", Message("gen_output_yaml", value=self.output))
+        problems.raise_any()
 
     @property
     def run_path(self) -> Path | None:
@@ -127,17 +124,14 @@ class EvalConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> EvalConfig:
-        refuse_unknown(cls, raw)
-        raw = dict(raw)
-        raw["teacher"] = TeacherConfig(**(raw.get("teacher") or {}))
-        return cls(**raw)
+        return from_mapping(cls, raw)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return to_mapping(self)
 
 
-def load_config(path: str | Path) -> EvalConfig:
-    return EvalConfig.from_dict(read_mapping(path))
+def load_config(path: str | Path, arg: str = "--config") -> EvalConfig:
+    return load(EvalConfig, path, arg)
 
 
 @dataclass
@@ -218,16 +212,16 @@ class EvalResult:
         return {k: self.finetuned[k] - self.base[k] for k in self.base if k in self.finetuned}
 
     def table(self) -> list[tuple[str, str, str, str]]:
-        """(metrica, base, fine-tuned, delta) rows in Italian for the app; see TABLE_HEADERS."""
+        """(metric, base, fine-tuned, delta) rows in the current language; see `table_headers`."""
         rows = [
             (
-                "fedeltà all'italiano (risposte in italiano)",
+                t("eval_row_italian"),
                 f"{self.base['italian']:.0%}",
                 f"{self.finetuned['italian']:.0%}",
-                f"{100 * self.delta['italian']:+.0f} punti",
+                t("eval_points", delta=100 * self.delta["italian"]),
             ),
             (
-                "perplessità sulle risposte di riferimento (più bassa è meglio)",
+                t("eval_row_perplexity"),
                 f"{self.base['perplexity']:.2f}",
                 f"{self.finetuned['perplexity']:.2f}",
                 f"{self.delta['perplexity']:+.2f}",
@@ -237,7 +231,7 @@ class EvalResult:
             j = self.judge
             rows.append(
                 (
-                    "giudice: vittorie / pareggi / sconfitte",
+                    t("eval_row_judge"),
                     f"{j.losses} / {j.ties} / {j.wins}",
                     f"{j.wins} / {j.ties} / {j.losses}",
                     f"{j.wins - j.losses:+d}",
@@ -246,17 +240,17 @@ class EvalResult:
         if self.lm_eval and "skipped" not in self.lm_eval:
             for task, base in self.lm_eval["base"].items():
                 tuned = self.lm_eval["finetuned"][task]
-                rows.append((f"lm-eval {task} (accuratezza)", f"{base:.1%}", f"{tuned:.1%}", f"{tuned - base:+.1%}"))
-        rows.append(("esempi valutati", str(len(self.examples)), str(len(self.examples)), ""))
+                rows.append((t("eval_row_lm_eval", task=task), f"{base:.1%}", f"{tuned:.1%}", f"{tuned - base:+.1%}"))
+        rows.append((t("eval_row_examples"), str(len(self.examples)), str(len(self.examples)), ""))
         return rows
 
     def notes(self) -> list[str]:
         """What the reader must know besides the table: how examples were chosen, skips and failures."""
         notes = [self.held_out]
         if self.judge is not None and self.judge.unreadable:
-            notes.append(f"Giudice: {self.judge.unreadable} risposte illeggibili, contate come pareggi.")
+            notes.append(t("eval_note_unreadable", count=self.judge.unreadable))
         if self.judge is not None and self.judge.error:
-            notes.append(f"Giudice: {self.judge.not_judged} coppie non giudicate. {self.judge.error}")
+            notes.append(t("eval_note_not_judged", count=self.judge.not_judged, error=self.judge.error))
         if self.lm_eval and "skipped" in self.lm_eval:
             notes.append(self.lm_eval["skipped"])
         return notes
@@ -350,60 +344,8 @@ def perplexity(model: Any, tokenizer: Any, conversations: list, eot_ids: set[int
         total += torch.nn.functional.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
         count += int((targets != IGNORE).sum())
     if not count:
-        raise ValueError("Nessun token di risposta da misurare: gli esempi non hanno turni dell'assistente.")
+        raise UserError("Nessun token di risposta da misurare: gli esempi non hanno turni dell'assistente.")
     return math.exp(total / count)
-
-
-def generate(
-    model: Any, tokenizer: Any, prompts: list[list[dict]], eot_ids: set[int], max_new_tokens: int, batch_size: int
-) -> list[str]:
-    """Greedy answers to each prompt, in batches of similar length with left padding."""
-    import torch
-    from transformers import GenerationConfig
-
-    encoded = [
-        list(
-            tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
-        )
-        for p in prompts
-    ]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eot_ids, default=0)
-    settings = GenerationConfig(
-        max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=sorted(eot_ids) or None, pad_token_id=pad
-    )
-    answers = [""] * len(prompts)
-    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        width = max(len(encoded[i]) for i in batch)
-        ids = torch.tensor([[pad] * (width - len(encoded[i])) + encoded[i] for i in batch], device=model.device)
-        mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i]) for i in batch])
-        with torch.no_grad():
-            out = model.generate(input_ids=ids, attention_mask=mask.to(model.device), generation_config=settings)
-        for i, row in zip(batch, out[:, width:].tolist(), strict=True):
-            stop = next((j for j, token in enumerate(row) if token in eot_ids), len(row))
-            answers[i] = tokenizer.decode(row[:stop], skip_special_tokens=True).strip()
-    return answers
-
-
-def load_model(base_model: str, adapter: Path, chat_template: str | None = None) -> tuple[Any, Any, set[int]]:
-    """The base wrapped with the adapter (peft), its tokenizer with the chat template training used, and the
-    end-of-turn ids. bfloat16 on a GPU, float32 on CPU."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from pipeline import models
-    from pipeline.train.data import apply_template, end_of_turn_ids
-
-    model_dir = models.resolve(base_model)
-    cuda = torch.cuda.is_available()
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if cuda else torch.float32)
-    model = PeftModel.from_pretrained(base.to("cuda" if cuda else "cpu"), adapter).eval()
-    # Training saves its tokenizer (chat template included) next to the adapter.
-    tokenizer = AutoTokenizer.from_pretrained(adapter if (adapter / "tokenizer_config.json").is_file() else model_dir)
-    apply_template(tokenizer, chat_template, base_model)
-    return model, tokenizer, end_of_turn_ids(tokenizer, base.generation_config.eos_token_id)
 
 
 @dataclass
@@ -425,7 +367,7 @@ def _plan(config: EvalConfig) -> _Plan:
     run = config.run_path
     if run is not None:
         if not (run / "config.yaml").is_file():
-            raise ValueError(f"`run_dir`: {run} non è la cartella di una run di addestramento (manca config.yaml)")
+            raise UserError(f"`run_dir`: {run} non è la cartella di una run di addestramento (manca config.yaml)")
         train = load_train_config(run / "config.yaml")
         adapter = run / "adapter"
     else:
@@ -433,7 +375,7 @@ def _plan(config: EvalConfig) -> _Plan:
         adapter = Path(config.adapter).expanduser()
     if not (adapter / "adapter_config.json").is_file():
         where = "la run non ha ancora salvato l'adattatore: è finita?" if run else "manca adapter_config.json"
-        raise ValueError(f"`adapter`: {adapter} non contiene un adattatore LoRA ({where})")
+        raise UserError(f"`adapter`: {adapter} non contiene un adattatore LoRA ({where})")
     if config.dataset:
         train.dataset = config.dataset
         conversations = data.load_conversations(train)[: config.max_examples]
@@ -444,7 +386,7 @@ def _plan(config: EvalConfig) -> _Plan:
         )
     conversations = [c for c in conversations if _answer_at(c) > 0]
     if not conversations:
-        raise ValueError(f"Nessun esempio da valutare in {train.dataset}: servono conversazioni con una risposta.")
+        raise UserError(f"Nessun esempio da valutare in {train.dataset}: servono conversazioni con una risposta.")
     settings = {
         "run_dir": str(run) if run else None,
         "base_model": train.model,
@@ -470,15 +412,18 @@ def _answer_at(messages: list[dict]) -> int:
 
 def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda message: None) -> EvalResult:
     """Generate and measure both sides on the held-out examples; judge and lm-eval when asked. Saves nothing."""
+    from pipeline import models
+
     plan = _plan(config)
-    progress(f"Carico {plan.base_model} con l'adattatore {plan.adapter}...")
-    model, tokenizer, eot = load_model(plan.base_model, plan.adapter, plan.chat_template)
+    progress(t("eval_loading", model=plan.base_model, adapter=plan.adapter))
+    loaded = models.load(plan.base_model, plan.adapter, plan.chat_template)
+    model, tokenizer, eot = loaded.model, loaded.tokenizer, loaded.eot_ids
     prompts = [c[: _answer_at(c)] for c in plan.conversations]
     answers, perplexities = {}, {}
     for side in SIDES:
-        progress(f"Risposte e perplessità del modello {'base' if side == 'base' else 'fine-tuned'}...")
+        progress(t("eval_side", side="base" if side == "base" else "fine-tuned"))
         with model.disable_adapter() if side == "base" else contextlib.nullcontext():
-            answers[side] = generate(model, tokenizer, prompts, eot, config.max_new_tokens, config.batch_size)
+            answers[side] = models.answer_all(loaded, prompts, config.batch_size, max_new_tokens=config.max_new_tokens)
             perplexities[side] = perplexity(model, tokenizer, plan.conversations, eot)
     metrics = {side: {"italian": italian_share(answers[side]), "perplexity": perplexities[side]} for side in SIDES}
     from pipeline.generate.filters import is_italian
@@ -498,13 +443,13 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda messag
     ]
     tally = None
     if config.judge:
-        progress(f"Il giudice confronta {len(examples)} coppie di risposte, in entrambi gli ordini...")
-        judgements, tally = judge(config.teacher, prompts, answers["base"], answers["finetuned"])
+        progress(t("eval_judging", count=len(examples)))
+        judgements, tally = judge_pairs(config.teacher, prompts, answers["base"], answers["finetuned"])
         for example, judgement in zip(examples, judgements, strict=True):
             example.judge = judgement
     lm = None
     if config.lm_eval_tasks:
-        progress(f"Compiti lm-eval: {', '.join(config.lm_eval_tasks)}...")
+        progress(t("eval_lm_eval", tasks=", ".join(config.lm_eval_tasks)))
         lm = lm_eval_scores(model, tokenizer, config.lm_eval_tasks, config.lm_eval_limit)
     return EvalResult(plan.settings, plan.held_out, metrics["base"], metrics["finetuned"], examples, tally, lm)
 
@@ -547,7 +492,7 @@ def parse_verdict(value: Any) -> str | None:
     return word.upper() if word in ("a", "b") else "pari"
 
 
-def judge(
+def judge_pairs(
     teacher_config: TeacherConfig, prompts: list[list[dict]], base: list[str], finetuned: list[str]
 ) -> tuple[list[Judgement], JudgeTally]:
     """Ask the teacher about each pair in both orders (base as A, then fine-tuned as A) and tally the outcomes."""
@@ -640,17 +585,12 @@ def _accuracy(metrics: dict[str, Any]) -> float:
 def start(run_dir: Path) -> Path:
     """Launch `python -m pipeline eval` on a training run as a detached job (the Confronta tab's button); its folder,
     run_dir/eval, gets config.yaml, status.json, log.txt and, at the end, eval.yaml."""
-    from pipeline import jobs
-
-    job = run_dir / "eval"
-    if jobs.read_status(job).get("state") in ("starting", "running"):
-        raise ValueError(f"La valutazione di '{run_dir.name}' è già in corso.")
-    config = EvalConfig(run_dir=str(run_dir), output=str(job / "eval.yaml"))
-    path = job / "config.yaml"
-    atomic_write(path, yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False).encode("utf-8"))
-    jobs.write_status(job, {"state": "starting", "message": ""})
-    jobs.launch(["eval", "--config", str(path)], job / "log.txt", pid_file=job / "pid")
-    return job
+    job = Job(run_dir / "eval")
+    if job.active:
+        raise UserError(Message("eval_already_running", name=run_dir.name))
+    config = EvalConfig(run_dir=str(run_dir), output=str(job.dir / "eval.yaml"))
+    save_config(config, job.config_path)
+    return job.launch(["eval", "--config", str(job.config_path)])
 
 
 def result_rows(job: Path) -> list[tuple[str, str, str, str]]:
@@ -660,22 +600,21 @@ def result_rows(job: Path) -> list[tuple[str, str, str, str]]:
 
 
 def main(config_path: str | Path) -> int:
-    """Evaluate, save the results next to the run and print the table; 2 if the judge could not judge. The status
-    file next to the results says how far it got, for the app."""
-    from pipeline import jobs
-
+    """Evaluate, save the results next to the run and print the table; 2 if the judge could not judge. The folder of
+    the results is the job's folder: its status says how far it got, for the app."""
     config = load_config(config_path)
-    folder = config.output_path.parent
-    jobs.write_status(folder, {"state": "running", "message": "", "pid": os.getpid()})
-    try:
-        result = evaluate(config, progress=print)
-    except Exception as e:
-        jobs.write_status(folder, {"state": "failed", "message": f"{type(e).__name__}: {e}"})
-        raise
-    path = save(result, config.output_path)
-    jobs.write_status(folder, {"state": "finished", "message": ""})
-    widths = [max(len(row[i]) for row in [TABLE_HEADERS, *result.table()]) for i in range(4)]
-    for row in [TABLE_HEADERS, *result.table()]:
+    with Job(config.output_path.parent).running() as job:
+
+        def progress(message: str) -> None:
+            print(message)
+            job.update(message=message)
+
+        result = evaluate(config, progress=progress)
+        path = save(result, config.output_path)
+        job.update(state="finished", message="")
+    rows = [table_headers(), *result.table()]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     for note in result.notes():
         print(f"nota: {note}")

@@ -48,6 +48,7 @@ from pipeline.dataset import (
     validate,
 )
 from pipeline.files import atomic_write
+from pipeline.i18n import Message
 
 if TYPE_CHECKING:
     import datasets
@@ -57,39 +58,34 @@ EXPORT_FORMATS = ("alpaca-jsonl", "messages-jsonl", "parquet", "hf")
 
 # Both vocabularies are accepted in both conversation formats: datasets on the Hub mix them freely.
 _ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant"}
-_ROLE_HINT = {"sharegpt": "usa human, gpt o system", "messages": "usa user, assistant o system"}
+_ROLE_HINT = {"sharegpt": Message("fmt_roles_sharegpt"), "messages": Message("fmt_roles_messages")}
 _SINGLE_TURN = (["user", "assistant"], ["system", "user", "assistant"])
 
-Record = tuple[str, Any]  # (where it is, e.g. "riga 3"; the raw value, or an _Unreadable)
+Record = tuple[Message, Any]  # (where it is, e.g. "riga 3"; the raw value, or an _Unreadable)
 
 
 @dataclass
 class _Unreadable:
     """A line or row that could not even be parsed; kept in place so problems come out in file order."""
 
-    reason: str
+    reason: Message
 
 
 def import_file(path: str | Path, fmt: str | None = None, name: str | None = None) -> Dataset:
     """Read a file in one of IMPORT_FORMATS as a new draft dataset called `name` (default: the file's stem)."""
     path = Path(path)
     if fmt is not None and fmt not in IMPORT_FORMATS:
-        raise DatasetError([f"formato '{fmt}' sconosciuto: usa uno tra {', '.join(IMPORT_FORMATS)}"])
+        raise DatasetError([Message("fmt_unknown_format", format=fmt, choices=", ".join(IMPORT_FORMATS))])
     if not path.exists():
-        raise DatasetError([f"il file '{path}' non esiste"])
+        raise DatasetError([Message("ds_file_missing", path=path)])
     suffix = path.suffix.lower()
-    problems: list[str] = []
+    problems: list[Message] = []
     if fmt == "hf" or (fmt is None and (path.is_dir() or suffix in (".parquet", ".arrow"))):
         fmt = "hf"
         columns, records = _hf_records(path)
         kind = _kind(columns)
         if kind is None:
-            raise DatasetError(
-                [
-                    f"le colonne {', '.join(columns)} non corrispondono a un formato noto: servono instruction e "
-                    "output, oppure messages, oppure conversations"
-                ]
-            )
+            raise DatasetError([Message("fmt_hf_columns", columns=", ".join(columns))])
     elif fmt == "csv" or (fmt is None and suffix == ".csv"):
         fmt, kind = "csv", "alpaca"
         records = _csv_records(_read_text(path))
@@ -98,16 +94,11 @@ def import_file(path: str | Path, fmt: str | None = None, name: str | None = Non
         kind = fmt or _detect(records, problems)
         fmt = kind
     else:
-        raise DatasetError(
-            [
-                f"estensione '{path.suffix}' non riconosciuta per '{path.name}': usa .json, .jsonl, .csv, "
-                ".parquet, .arrow o una cartella salvata con save_to_disk, oppure indica il formato "
-                f"({', '.join(IMPORT_FORMATS)})"
-            ]
-        )
+        problem = Message("fmt_extension", suffix=path.suffix, name=path.name, formats=", ".join(IMPORT_FORMATS))
+        raise DatasetError([problem])
     rows = [] if kind is None else [_example_fields(raw, where, kind, problems) for where, raw in records]
     if not records:
-        problems.append(f"'{path.name}' non contiene esempi: non c'è niente da importare")
+        problems.append(Message("fmt_no_examples", name=path.name))
     if problems:
         raise DatasetError(problems)
 
@@ -129,14 +120,14 @@ def import_file(path: str | Path, fmt: str | None = None, name: str | None = Non
 
 def _read_text(path: Path) -> str:
     if path.is_dir():
-        raise DatasetError([f"'{path}' è una cartella: per questo formato serve un file"])
+        raise DatasetError([Message("fmt_is_folder", path=path)])
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")  # spreadsheets often start their UTF-8 files with a BOM
     except UnicodeDecodeError as e:
-        raise DatasetError([f"il file '{path.name}' non è UTF-8 (byte {e.start}): salvalo in UTF-8"]) from e
+        raise DatasetError([Message("ds_not_utf8", path=path.name, byte=e.start)]) from e
     if not text.strip():
-        raise DatasetError([f"il file '{path.name}' è vuoto: non c'è niente da importare"])
+        raise DatasetError([Message("fmt_file_empty", name=path.name)])
     return text
 
 
@@ -146,23 +137,20 @@ def _json_records(text: str) -> list[Record]:
         try:
             items = json.loads(text)
         except json.JSONDecodeError as e:
-            raise DatasetError(
-                [f"riga {e.lineno}, colonna {e.colno}: JSON non valido ({e.msg}): correggi il file"]
-            ) from e
-        return [(f"elemento {i}", item) for i, item in enumerate(items, start=1)]
+            raise DatasetError([Message("fmt_json_invalid", line=e.lineno, column=e.colno, error=e.msg)]) from e
+        return [(Message("fmt_element", number=i), item) for i, item in enumerate(items, start=1)]
     records = []
     # Split on '\n' only: str.splitlines() would also break on U+2028 and friends, which JSON leaves unescaped.
     for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            records.append((f"riga {n}", json.loads(line)))
+            records.append((Message("fmt_line", number=n), json.loads(line)))
         except json.JSONDecodeError as e:
             if n == 1 and _is_single_object(text):
-                raise DatasetError(
-                    ["il file contiene un unico oggetto JSON: servono una lista di esempi [...] o un esempio per riga"]
-                ) from e
-            records.append((f"riga {n}", _Unreadable(f"JSON non valido ({e.msg}): correggi la riga o rimuovila")))
+                raise DatasetError([Message("fmt_single_object")]) from e
+            reason = Message("fmt_json_line_invalid", error=e.msg)
+            records.append((Message("fmt_line", number=n), _Unreadable(reason)))
     return records
 
 
@@ -173,20 +161,17 @@ def _is_single_object(text: str) -> bool:
         return False
 
 
-def _detect(records: list[Record], problems: list[str]) -> str | None:
+def _detect(records: list[Record], problems: list[Message]) -> str | None:
     """The format of a JSON file, from the fields of its first object."""
     for where, raw in records:
         if isinstance(raw, dict):
             kind = _kind(raw)
             if kind is None:
-                problems.append(
-                    f"formato non riconosciuto: {where} ha i campi {', '.join(raw) or '(nessuno)'}; servono "
-                    "instruction e output (alpaca), conversations (sharegpt) o messages: correggi il file o indica "
-                    "il formato"
-                )
+                fields = ", ".join(raw) or Message("fmt_no_fields")
+                problems.append(Message("fmt_unrecognised", where=where, fields=fields))
             return kind
-    unreadable = [f"{where}: {raw.reason}" for where, raw in records if isinstance(raw, _Unreadable)]
-    problems += unreadable or ["formato non riconosciuto: nessun esempio è un oggetto JSON {...}"]
+    unreadable = [Message("fmt_at", where=w, problem=raw.reason) for w, raw in records if isinstance(raw, _Unreadable)]
+    problems += unreadable or [Message("fmt_no_object", shape="{...}")]
     return None
 
 
@@ -209,13 +194,7 @@ def _csv_records(text: str) -> list[Record]:
     header = [column.strip().lower() for column in next(reader)]
     missing = [column for column in ("instruction", "output") if column not in header]
     if missing:
-        raise DatasetError(
-            [
-                f"riga 1: manca la colonna '{column}' (colonne trovate: {', '.join(header)}): aggiungila "
-                "all'intestazione; servono instruction e output, facoltative input, system, category, tags"
-                for column in missing
-            ]
-        )
+        raise DatasetError([Message("fmt_csv_column_missing", column=c, found=", ".join(header)) for c in missing])
     records = []
     n = 1
     try:
@@ -223,15 +202,13 @@ def _csv_records(text: str) -> list[Record]:
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) == len(header):
-                records.append((f"riga {n}", dict(zip(header, row, strict=True))))
+                records.append((Message("fmt_line", number=n), dict(zip(header, row, strict=True))))
             else:
-                reason = (
-                    f"{len(row)} valori ma l'intestazione ha {len(header)} colonne: metti tra virgolette i testi che "
-                    "contengono il separatore o un a capo"
-                )
-                records.append((f"riga {n}", _Unreadable(reason)))
+                reason = Message("fmt_csv_row_length", values=len(row), columns=len(header))
+                records.append((Message("fmt_line", number=n), _Unreadable(reason)))
     except csv.Error as e:
-        records.append((f"riga {n + 1}", _Unreadable(f"CSV non valido ({e}): controlla le virgolette")))
+        reason = Message("fmt_csv_invalid", error=str(e))
+        records.append((Message("fmt_line", number=n + 1), _Unreadable(reason)))
     return records
 
 
@@ -245,18 +222,12 @@ def _hf_records(path: Path) -> tuple[list[str], list[Record]]:
         try:
             loaded = datasets.load_from_disk(str(path))
         except FileNotFoundError as e:
-            raise DatasetError(
-                [f"la cartella '{path.name}' non è un dataset salvato con save_to_disk (manca dataset_info.json)"]
-            ) from e
+            raise DatasetError([Message("fmt_not_saved", name=path.name)]) from e
         if isinstance(loaded, datasets.DatasetDict):
             if "train" not in loaded:
                 first = next(iter(loaded))
-                raise DatasetError(
-                    [
-                        f"la cartella '{path.name}' ha gli split {', '.join(loaded)} ma non 'train': importa la "
-                        f"sottocartella dello split che vuoi, es. '{path / first}'"
-                    ]
-                )
+                problem = Message("fmt_no_train_split", name=path.name, splits=", ".join(loaded), example=path / first)
+                raise DatasetError([problem])
             loaded = loaded["train"]
         columns, rows = loaded.column_names, loaded.to_list()
     elif path.suffix.lower() == ".parquet":
@@ -265,18 +236,16 @@ def _hf_records(path: Path) -> tuple[list[str], list[Record]]:
         try:
             table = pq.read_table(path)
         except pa.ArrowException as e:
-            raise DatasetError([f"il file '{path.name}' non è un parquet leggibile ({e})"]) from e
+            raise DatasetError([Message("fmt_bad_parquet", name=path.name, error=str(e))]) from e
         columns, rows = table.column_names, table.to_pylist()
     elif path.suffix.lower() == ".arrow":
         table = _read_arrow(path)
         columns, rows = table.column_names, table.to_pylist()
     else:
-        raise DatasetError(
-            [f"il formato hf vuole una cartella salvata con save_to_disk o un file .parquet/.arrow, non '{path.name}'"]
-        )
+        raise DatasetError([Message("fmt_hf_needs", name=path.name)])
     if not rows:
-        raise DatasetError([f"'{path.name}' non contiene righe: non c'è niente da importare"])
-    return columns, [(f"riga {i}", row) for i, row in enumerate(rows, start=1)]
+        raise DatasetError([Message("fmt_no_rows", name=path.name)])
+    return columns, [(Message("fmt_line", number=i), row) for i, row in enumerate(rows, start=1)]
 
 
 def _read_arrow(path: Path) -> Any:
@@ -291,16 +260,16 @@ def _read_arrow(path: Path) -> Any:
     try:
         return pa.ipc.open_file(data).read_all()
     except pa.ArrowInvalid as e:
-        raise DatasetError([f"il file '{path.name}' non è un file Arrow leggibile ({e})"]) from e
+        raise DatasetError([Message("fmt_bad_arrow", name=path.name, error=str(e))]) from e
 
 
-def _example_fields(raw: Any, where: str, kind: str, problems: list[str]) -> dict[str, Any]:
+def _example_fields(raw: Any, where: Message, kind: str, problems: list[Message]) -> dict[str, Any]:
     """The Example fields of one record (alpaca-shaped, or a sharegpt or messages conversation); adds any problems."""
     if isinstance(raw, _Unreadable):
-        problems.append(f"{where}: {raw.reason}")
+        problems.append(Message("fmt_at", where=where, problem=raw.reason))
         return {}
     if not isinstance(raw, dict):
-        problems.append(f"{where}: dev'essere un oggetto JSON {{...}}, trovato {_short(raw)}")
+        problems.append(Message("fmt_not_object", where=where, value=_short(raw)))
         return {}
     meta = {"category": _field(raw, "category", where, problems), "tags": _tags(raw.get("tags"), where, problems)}
     if kind == "alpaca":
@@ -317,48 +286,46 @@ def _example_fields(raw: Any, where: str, kind: str, problems: list[str]) -> dic
         return fields | meta
     key = "conversations" if kind == "sharegpt" else "messages"
     if key not in raw:
-        problems.append(f"{where}: manca il campo '{key}'")
+        problems.append(Message("fmt_field_missing", where=where, field=key))
         return {}
     return (_conversation(raw[key], where, kind, problems) or {}) | meta
 
 
-def _conversation(turns: Any, where: str, kind: str, problems: list[str]) -> dict[str, Any] | None:
+def _conversation(turns: Any, where: Message, kind: str, problems: list[Message]) -> dict[str, Any] | None:
     """A conversation as Example fields: instruction/output/system, plus the whole list when it is multi-turn."""
     if not isinstance(turns, list) or not turns:
-        problems.append(f"{where}: la conversazione dev'essere una lista di messaggi non vuota")
+        problems.append(Message("fmt_conversation_not_list", where=where))
         return None
     messages = []
     before = len(problems)
     for i, turn in enumerate(turns, start=1):
-        at = f"{where}, messaggio {i}"
+        at = Message("fmt_turn", where=where, number=i)
         role_key, text_key = ("from", "value") if isinstance(turn, dict) and "from" in turn else ("role", "content")
         if not isinstance(turn, dict) or role_key not in turn or text_key not in turn:
-            expected = "'from' e 'value'" if kind == "sharegpt" else "'role' e 'content'"
-            problems.append(f"{at}: dev'essere un oggetto con {expected}")
+            keys = ("from", "value") if kind == "sharegpt" else ("role", "content")
+            problems.append(Message("fmt_turn_not_object", where=at, role=keys[0], text=keys[1]))
             continue
         role = _ROLES.get(turn[role_key]) if isinstance(turn[role_key], str) else None
         if role is None:
-            problems.append(f"{at}: ruolo '{turn[role_key]}' sconosciuto: {_ROLE_HINT[kind]}")
+            problems.append(Message("fmt_unknown_role", where=at, role=turn[role_key], hint=_ROLE_HINT[kind]))
             continue
         if role == "system" and turn[text_key] in ("", None):
             continue  # ShareGPT dumps often carry an empty system turn; it says nothing
-        content = _text(turn[text_key], f"{at}: il contenuto", problems, required=True)
+        content = _text(turn[text_key], Message("fmt_content", where=at), problems, required=True)
         if content is not None:
             messages.append({"role": role, "content": content})
     if len(problems) > before:
         return None
     roles = [m["role"] for m in messages]
     if "user" not in roles:
-        problems.append(f"{where}: la conversazione non ha messaggi dell'utente")
+        problems.append(Message("fmt_no_user", where=where))
         return None
     first_user = roles.index("user")
     if "assistant" not in roles[first_user:]:
-        problems.append(f"{where}: nessuna risposta dell'assistente dopo il primo messaggio dell'utente")
+        problems.append(Message("fmt_no_answer", where=where))
         return None
     if roles[-1] != "assistant":
-        problems.append(
-            f"{where}: l'ultimo messaggio dev'essere dell'assistente: rimuovi i messaggi finali senza risposta"
-        )
+        problems.append(Message("fmt_last_not_assistant", where=where))
         return None
     return {
         "system": next((m["content"] for m in messages if m["role"] == "system"), None),
@@ -369,36 +336,36 @@ def _conversation(turns: Any, where: str, kind: str, problems: list[str]) -> dic
     }
 
 
-def _field(raw: dict, key: str, where: str, problems: list[str], required: bool = False) -> str | None:
+def _field(raw: dict, key: str, where: Message, problems: list[Message], required: bool = False) -> str | None:
     if raw.get(key) is None:
         if required:
-            problems.append(f"{where}: manca il campo '{key}'")
+            problems.append(Message("fmt_field_missing", where=where, field=key))
         return None
-    return _text(raw[key], f"{where}: il campo '{key}'", problems, required)
+    return _text(raw[key], Message("fmt_field", where=where, field=key), problems, required)
 
 
-def _text(value: Any, what: str, problems: list[str], required: bool) -> str | None:
+def _text(value: Any, what: Message, problems: list[Message], required: bool) -> str | None:
     """`value` if it is usable text; None (and a problem when required) if it is empty or not text."""
     if not isinstance(value, str):
-        problems.append(f"{what} dev'essere un testo, trovato {_short(value)}")
+        problems.append(Message("fmt_not_text", what=what, value=_short(value)))
         return None
     if len(value) > MAX_VALUE_CHARS:
-        problems.append(f"{what} ha {len(value):,} caratteri, oltre il limite di {MAX_VALUE_CHARS:,}: dividilo")
+        problems.append(Message("fmt_too_long", what=what, chars=len(value), limit=MAX_VALUE_CHARS))
         return None
     if not value.strip():
         if required:
-            problems.append(f"{what} è vuoto: scrivi il testo o rimuovi l'esempio")
+            problems.append(Message("fmt_empty", what=what))
         return None
     return value
 
 
-def _tags(value: Any, where: str, problems: list[str]) -> list[str]:
+def _tags(value: Any, where: Message, problems: list[Message]) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
         value = re.split(r"[;,]", value)
     if not (isinstance(value, list) and all(isinstance(tag, str) for tag in value)):
-        problems.append(f"{where}: il campo 'tags' dev'essere un testo (tag separati da ';') o una lista di testi")
+        problems.append(Message("fmt_tags", where=where))
         return []
     return [tag.strip() for tag in value if tag.strip()]
 
@@ -417,13 +384,13 @@ def _slug(name: str) -> str:
 def export(dataset: Dataset, path: str | Path, fmt: str, *, only_approved: bool = False) -> Path:
     """Write the dataset (only its approved examples, if asked) to `path` in one of EXPORT_FORMATS; returns `path`."""
     if fmt not in EXPORT_FORMATS:
-        raise DatasetError([f"formato '{fmt}' sconosciuto: usa uno tra {', '.join(EXPORT_FORMATS)}"])
+        raise DatasetError([Message("fmt_unknown_format", format=fmt, choices=", ".join(EXPORT_FORMATS))])
     path = Path(path)
     if fmt == "hf":
         _replace_folder(to_hf_dataset(dataset, only_approved), path)
         return path
     if path.is_dir():
-        raise DatasetError([f"'{path}' è una cartella: indica il file da scrivere, es. '{path / dataset.name}.jsonl'"])
+        raise DatasetError([Message("fmt_export_is_folder", path=path, example=f"{path / dataset.name}.jsonl")])
     examples = _selected(dataset, only_approved)
     if fmt == "alpaca-jsonl":
         data = _jsonl(_alpaca_record(e) for e in examples)
@@ -461,14 +428,9 @@ def _selected(dataset: Dataset, only_approved: bool) -> list[Example]:
         raise DatasetError(problems)
     examples = [e for e in dataset.examples if e.meta.status == "approved" or not only_approved]
     if not dataset.examples:
-        raise DatasetError([f"il dataset '{dataset.name}' non ha esempi: non c'è niente da esportare"])
+        raise DatasetError([Message("fmt_nothing_to_export", name=dataset.name)])
     if not examples:
-        raise DatasetError(
-            [
-                f"il dataset '{dataset.name}' non ha esempi approvati (meta.status: approved) su "
-                f"{len(dataset.examples)}: approvane qualcuno o esporta senza 'solo approvati'"
-            ]
-        )
+        raise DatasetError([Message("fmt_none_approved", name=dataset.name, total=len(dataset.examples))])
     return examples
 
 
@@ -478,12 +440,7 @@ def _alpaca_record(example: Example) -> dict[str, str]:
     else:
         roles = [m["role"] for m in example.messages]
         if roles not in _SINGLE_TURN:
-            raise DatasetError(
-                [
-                    f"esempio '{example.id}': è una conversazione a più turni, che alpaca-jsonl non può contenere: "
-                    "esporta in messages-jsonl, parquet o hf"
-                ]
-            )
+            raise DatasetError([Message("fmt_multi_turn", id=example.id)])
         texts = {m["role"]: m["content"] for m in example.messages}
         system, instruction, input_, output = texts.get("system"), texts["user"], None, texts["assistant"]
     return {"instruction": instruction, "input": input_ or "", "output": output, "system": system or ""}
@@ -537,9 +494,7 @@ def _replace_folder(hf_dataset: datasets.Dataset, path: Path) -> None:
         path.is_dir()
         and ((path / "state.json").exists() or (path / "dataset_dict.json").exists() or not any(path.iterdir()))
     ):
-        raise DatasetError(
-            [f"'{path}' esiste e non è un dataset salvato con save_to_disk: scegli una cartella nuova o vuota"]
-        )
+        raise DatasetError([Message("fmt_folder_not_dataset", path=path)])
     path.parent.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     tmp, old = path.parent / f".{path.name}.{tag}.tmp", path.parent / f".{path.name}.{tag}.old"

@@ -17,16 +17,21 @@ and never appears in what is pushed; model cards name a local dataset file or mo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import dataset as yaml_dataset
 from pipeline import formats
+from pipeline.errors import UserError
+from pipeline.i18n import Message
+from pipeline.paths import check_repo_id
 
 if TYPE_CHECKING:
     from huggingface_hub import CommitScheduler
@@ -34,40 +39,30 @@ if TYPE_CHECKING:
     from pipeline.train.config import TrainConfig
 
 
-def check_repo_id(value: str, field: str = "repo") -> str:
-    """A Hub repo id as a user typed it, trimmed; ValueError naming `field` unless it is `owner/name` as the Hub
-    accepts it (no '..', no spaces, at most 96 characters)."""
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
+class HubError(UserError):
+    """A call to the Hub failed (no network, no access, a missing repo); the message has the library's reason, which
+    never contains the token."""
 
-    text = (value or "").strip()
+    title = "Hub"
+
+
+@contextlib.contextmanager
+def hub_call(action: str) -> Iterator[None]:
+    """Turn the Hub library's failures inside the block into a HubError that says what did not work (`action`: a
+    catalogue key) and why."""
     try:
-        if text.count("/") != 1:
-            raise HFValidationError("serve UTENTE/NOME")
-        validate_repo_id(text)
-    except HFValidationError as e:
-        raise ValueError(
-            f"campo '{field}': {text!r} non è un id di repo dell'Hub: scrivi UTENTE/NOME (lettere, cifre, '-', '_', "
-            "'.'; niente spazi né '..')"
-        ) from e
-    return text
-
-
-def is_repo_id(value: str) -> bool:
-    """Whether `value` is a Hub repo id (`owner/name`, see `check_repo_id`). It may still name a local path too: the
-    caller decides which one wins."""
-    try:
-        check_repo_id(value)
-    except ValueError:
-        return False
-    return True
+        yield
+    except OSError as e:  # huggingface_hub's HTTP and offline errors are OSErrors
+        raise HubError(Message("hub_failed", action=Message(action), error=str(e) or type(e).__name__)) from e
 
 
 def commit(api: Any, repo_id: str, repo_type: str, operations: list, message: str, token: str | None,
            private: bool, **repo_options: Any) -> str:  # fmt: skip
     """Create the repo if it is missing (with `private` and `repo_options`, e.g. a Space's SDK), then upload
     `operations` in one commit. Returns the commit URL."""
-    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, token=token, **repo_options)
-    info = api.create_commit(repo_id, operations, commit_message=message, repo_type=repo_type, token=token)
+    with hub_call("hub_upload"):
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, token=token, **repo_options)
+        info = api.create_commit(repo_id, operations, commit_message=message, repo_type=repo_type, token=token)
     return str(info.commit_url)
 
 
@@ -133,6 +128,7 @@ def push_dataset(
     commit. Returns the commit URL."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
+    repo_id = check_repo_id(repo_id)
     ds = yaml_dataset.load(path)
     rows = formats.to_hf_dataset(ds)
     parquet = io.BytesIO()
@@ -150,15 +146,18 @@ def pull_dataset(repo_id: str, out: str | Path, token: str | None = None, api: A
     """Download a dataset repo's YAML (the one Bottega pushed) into `out`, refusing to overwrite a file."""
     from huggingface_hub import HfApi
 
+    repo_id = check_repo_id(repo_id)
     out = Path(out)
     if out.exists():
-        raise ValueError(f"{out} esiste già: scegli un altro nome per non sovrascriverlo")
+        raise UserError(Message("file_exists", path=out))
     api = api or HfApi()
-    names = [f for f in api.list_repo_files(repo_id, repo_type="dataset", token=token) if f.endswith(".yaml")]
+    with hub_call("hub_download"):
+        names = [f for f in api.list_repo_files(repo_id, repo_type="dataset", token=token) if f.endswith(".yaml")]
     names = [f for f in names if "/" not in f]
     if not names:
-        raise ValueError(f"'{repo_id}' non contiene un dataset YAML di Bottega nella cartella principale")
-    local = api.hf_hub_download(repo_id, names[0], repo_type="dataset", token=token)
+        raise UserError(Message("hub_no_yaml", repo=repo_id))
+    with hub_call("hub_download"):
+        local = api.hf_hub_download(repo_id, names[0], repo_type="dataset", token=token)
     ds = yaml_dataset.load(local)  # validated before it lands in the datasets folder
     yaml_dataset.create(out, ds)
     return out
@@ -193,7 +192,7 @@ def adapter_results(run_dir: Path) -> list[str]:
 def _finished_adapter(run_dir: Path) -> Path:
     adapter = run_dir / "adapter"
     if not (adapter / "adapter_model.safetensors").exists():
-        raise ValueError(f"{run_dir} non ha un adapter finito (adapter/adapter_model.safetensors): addestra prima")
+        raise UserError(Message("field_problem", field="run_dir", problem=Message("hub_no_adapter", path=run_dir)))
     return adapter
 
 
@@ -206,11 +205,11 @@ def _public(config: TrainConfig) -> TrainConfig:
 
 
 def _run_card(run_dir: Path, config: TrainConfig) -> str:
-    from pipeline import jobs
+    from pipeline.jobs import Job
     from pipeline.train.card import render_card
-    from pipeline.train.run import read_metrics
 
-    return render_card(_public(config), jobs.read_status(run_dir), read_metrics(run_dir), adapter_results(run_dir))
+    job = Job(run_dir)
+    return render_card(_public(config), job.status().fields, job.metrics(), adapter_results(run_dir))
 
 
 def push_adapter(
@@ -222,6 +221,7 @@ def push_adapter(
 
     from pipeline.train.config import load_config
 
+    repo_id = check_repo_id(repo_id)
     run_dir = Path(run_dir)
     adapter = _finished_adapter(run_dir)
     config = load_config(run_dir / "config.yaml")
@@ -272,19 +272,17 @@ def push_merged(
     a QLoRA run; the merged weights go through a temporary folder, never the run's.
     """
     from huggingface_hub import CommitOperationAdd, HfApi
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
 
+    from pipeline import models
     from pipeline.train.config import load_config
-    from pipeline.train.data import load_tokenizer
 
+    repo_id = check_repo_id(repo_id)
     run_dir = Path(run_dir)
     adapter = _finished_adapter(run_dir)
     config = load_config(run_dir / "config.yaml")
     card = _merged_card(run_dir, config, repo_id)
-    model_dir, tokenizer, _ = load_tokenizer(config)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
-    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    loaded = models.load(config.model, adapter, config.chat_template, dtype="auto", device="cpu")
+    merged, tokenizer = loaded.model.merge_and_unload(), loaded.tokenizer
     with tempfile.TemporaryDirectory(prefix="bottega-merged-") as tmp:
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -335,7 +333,7 @@ def sync_votes(
     try:
         api.create_repo(repo_id, repo_type="dataset", private=True, exist_ok=True, token=token)
     except HfHubHTTPError as e:
-        raise ValueError(
+        raise UserError(
             f"Il repo dei voti '{repo_id}' non si può creare né leggere ({e}). Controlla {VOTES_REPO_ENV} "
             "(UTENTE/NOME) e che HF_TOKEN sia un token con permesso di scrittura."
         ) from e

@@ -22,13 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import UserError
+from pipeline.i18n import Message, t
+
 ROOT = Path(__file__).resolve().parents[1]
 USERS_ENV = "BOTTEGA_ALLOWED_USERS"
 ORGS_ENV = "BOTTEGA_ALLOWED_ORGS"
 
 
-class AccessError(PermissionError):
-    """The visitor may not do this here; the message says why and what to do, in Italian."""
+class AccessError(UserError):
+    """The visitor may not do this here; the message says why and what to do."""
+
+    title = Message("access_title")
 
 
 def _names(value: str | None) -> frozenset[str]:
@@ -77,32 +82,22 @@ class Access:
         if self.allows(profile):
             return
         if not self.oauth:
-            raise AccessError(
-                "Su questo Space l'accesso con Hugging Face non è attivo, quindi l'app è in sola lettura: il "
-                "proprietario deve aggiungere `hf_oauth: true` alla scheda dello Space (README.md)."
-            )
+            raise AccessError(Message("space_no_oauth"))
         if profile is None:
-            raise AccessError(
-                "Accedi con Hugging Face (pulsante in alto): su questo Space generare, addestrare, chattare, "
-                "modificare e pubblicare è riservato agli utenti autorizzati; senza accesso puoi solo guardare."
-            )
+            raise AccessError(Message("space_login"))
         user, _ = identity(profile)
-        raise AccessError(
-            f"L'utente '{user}' non è autorizzato su questo Space: chiedi al proprietario ({self.owner}) di "
-            f"aggiungerti alla variabile {USERS_ENV} o a un'organizzazione elencata in {ORGS_ENV}. Intanto puoi "
-            "solo guardare."
-        )
+        raise AccessError(Message("space_not_allowed", user=user, owner=self.owner, users=USERS_ENV, orgs=ORGS_ENV))
 
     def banner(self, profile: Mapping[str, Any] | None) -> str:
         """One line for the header: who is logged in and what they can do."""
         if not self.on_space:
             return ""
         if self.allows(profile):
-            return f"✅ Accesso come **{identity(profile)[0]}**: puoi generare, addestrare e pubblicare."
+            return t("space_banner_allowed", user=identity(profile)[0])
         try:
             self.check(profile)
         except AccessError as e:
-            return f"🔒 Sola lettura. {e}"
+            return t("space_banner_read_only", reason=str(e))
         return ""
 
 
@@ -121,9 +116,7 @@ def hub_token(access: Access, oauth_token: str | None) -> str | None:
     if not access.on_space:
         return None
     if not oauth_token:
-        raise AccessError(
-            "Per pubblicare sull'Hub accedi con Hugging Face: si usa il tuo token, non quello dello Space."
-        )
+        raise AccessError(Message("space_push_login"))
     return oauth_token
 
 
@@ -150,7 +143,7 @@ def prepare(run: Callable[..., Any] = subprocess.run) -> list[str]:
         command = [sys.executable, "-m", "pip", "install", "--quiet", *args]
         done = run(command, cwd=ROOT, env={**os.environ, **env}, check=False)
         if done.returncode != 0:
-            print(f"Bottega: installazione di {module} non riuscita (codice {done.returncode}); si continua senza.")
+            print(t("space_install_failed", module=module, code=done.returncode))
     return tried
 
 
@@ -213,10 +206,11 @@ def deploy(
     from huggingface_hub import CommitOperationAdd, HfApi
 
     from pipeline import hub
+    from pipeline.paths import check_repo_id
 
-    repo_id = hub.check_repo_id(repo_id)
+    repo_id = check_repo_id(repo_id)
     if votes_repo:
-        votes_repo = hub.check_repo_id(votes_repo, "votes_repo")
+        votes_repo = check_repo_id(votes_repo, "votes_repo")
     api = api or HfApi()
     operations = [CommitOperationAdd(path, data) for path, data in space_files().items()]
     url = hub.commit(api, repo_id, "space", operations, "Bottega: deploy", token, private, space_sdk="gradio")

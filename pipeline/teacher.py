@@ -29,6 +29,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from pipeline.errors import Problems, UserError
+from pipeline.i18n import Message, t
+
 log = logging.getLogger(__name__)
 
 # preset -> (base_url, api_key_env). "local" gets its URL from pipeline.serve at run time; "custom" from the user.
@@ -80,43 +83,32 @@ class TeacherConfig:
             default_url, default_env = PRESETS[self.preset]
             self.base_url = self.base_url or default_url
             self.api_key_env = self.api_key_env or default_env
-        problems = []
-        if self.preset not in PRESETS:
-            problems.append(f"`preset` dev'essere uno tra {', '.join(PRESETS)}, trovato {self.preset!r}")
-        if self.preset == "custom" and not self.base_url:
-            problems.append(
-                "`base_url` è obbligatorio con il preset 'custom' "
-                "(es. http://localhost:8000/v1 per vLLM, http://localhost:11434/v1 per Ollama)"
-            )
+        problems = Problems()
+        problems.check(self.preset in PRESETS, "preset", Message("must_be_one_of", value=self.preset,
+                                                                 choices=", ".join(PRESETS)))  # fmt: skip
+        problems.check(self.preset != "custom" or bool(self.base_url), "base_url", Message("teacher_custom_url"))
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            problems.append(f"`base_url` deve iniziare con http:// o https://, trovato {self.base_url!r}")
-        if "@" in urlsplit(self.base_url).netloc:
-            problems.append(
-                "`base_url` non deve contenere credenziali (utente:chiave@): metti la chiave in una variabile "
-                "d'ambiente e scrivine il nome in `api_key_env`"
-            )
+            problems.add("base_url", Message("teacher_url_scheme", value=self.base_url))
+        problems.check("@" not in urlsplit(self.base_url).netloc, "base_url", Message("teacher_url_credentials"))
         if self.api_key_env and (not _ENV_NAME.fullmatch(self.api_key_env) or self.api_key_env.startswith("hf_")):
             # Most likely the key itself, typed where its variable's name goes: never repeat it, never save it.
-            problems.append(
-                "`api_key_env` vuole il NOME di una variabile d'ambiente (es. OPENAI_API_KEY), non la chiave: "
-                "metti la chiave in quella variabile prima di avviare Bottega"
-            )
+            problems.add("api_key_env", Message("teacher_key_not_name"))
         if self.preset in ("openai", "hf", "custom") and not self.model:
-            problems.append(f"`model` è obbligatorio con il preset {self.preset!r}")
+            problems.add("model", Message("teacher_model_required", preset=self.preset))
         for name in ("max_concurrency", "max_tokens", "timeout_s", "budget_tokens", "budget_cost"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                problems.append(f"`{name}` dev'essere > 0, trovato {value}")
+            problems.check(value is None or value > 0, name, Message("must_be_positive", value=value))
         for name in ("max_retries", "backoff_s", "price_per_1k_prompt", "price_per_1k_completion"):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                problems.append(f"`{name}` dev'essere >= 0, trovato {value}")
-        if not 0 <= self.temperature <= 2:
-            problems.append(f"`temperature` dev'essere tra 0 e 2, trovato {self.temperature}")
+            problems.check(value is None or value >= 0, name, Message("must_be_non_negative", value=value))
+        problems.check(
+            0 <= self.temperature <= 2,
+            "temperature",
+            Message("must_be_between", low=0, high=2, value=self.temperature),
+        )
         if self.budget_cost is not None and None in (self.price_per_1k_prompt, self.price_per_1k_completion):
-            problems.append("`budget_cost` richiede `price_per_1k_prompt` e `price_per_1k_completion`")
-        if problems:
-            raise ValueError("Configurazione del teacher non valida:\n- " + "\n- ".join(problems))
+            problems.add("budget_cost", Message("teacher_budget_needs_prices"))
+        problems.raise_any()
 
     @property
     def priced(self) -> bool:
@@ -141,20 +133,19 @@ def key_status(config: TeacherConfig) -> str:
     """Whether the teacher's API key is available and where from, in words for the UI. Never the key itself."""
     _, source = _api_key(config)
     if source == "none":
-        return "Nessuna chiave necessaria (server locale o senza autenticazione)."
+        return t("key_none_needed")
     if source == "env":
-        return f"Chiave impostata (variabile {config.api_key_env})."
+        return t("key_from_env", env=config.api_key_env)
     if source == "hf_login":
-        return "Chiave impostata (token dell'accesso a Hugging Face, `hf auth login`)."
-    login = " oppure accedi con `hf auth login`" if config.preset == "hf" else ""
-    return f"Chiave mancante: imposta la variabile d'ambiente {config.api_key_env}{login}."
+        return t("key_from_hf_login")
+    return t("key_missing_hf" if config.preset == "hf" else "key_missing", env=config.api_key_env)
 
 
-class TeacherError(Exception):
+class TeacherError(UserError):
     """A request failed for good. The message names the cause and what to do; `cause` is a stable code
     ("timeout", "connection", "http_429", "http_500", "bad_response", "no_key", ...) for stats."""
 
-    def __init__(self, message: str, cause: str, status: int | None = None) -> None:
+    def __init__(self, message: str | Message, cause: str, status: int | None = None) -> None:
         super().__init__(message)
         self.cause = cause
         self.status = status
@@ -231,11 +222,7 @@ class Teacher:
         from openai import AsyncOpenAI
 
         if not config.base_url:
-            raise TeacherError(
-                "`base_url` è vuoto: con il preset 'local' avvia prima il server (pipeline.serve.start_local_server) "
-                "e usa il suo base_url e model.",
-                cause="no_url",
-            )
+            raise TeacherError(Message("teacher_no_url"), cause="no_url")
         key, _ = _api_key(config)
         if key is None:
             raise TeacherError(key_status(config), cause="no_key")
@@ -325,20 +312,16 @@ class Teacher:
         used = self.usage.total_tokens + self._reserved_tokens
         problem = None
         if self.exhausted:
-            problem = "il budget è già esaurito"
+            problem = Message("teacher_budget_already_spent")
         elif c.budget_tokens is not None and used + tokens > c.budget_tokens:
-            problem = (
-                f"usati {self.usage.total_tokens} token su {c.budget_tokens} e la prossima richiesta ne può usare "
-                f"fino a {tokens}: aumenta `budget_tokens` per continuare"
+            problem = Message(
+                "teacher_budget_tokens", used=self.usage.total_tokens, budget=c.budget_tokens, next=tokens
             )
         elif c.budget_cost is not None and self.usage.cost + self._reserved_cost + cost > c.budget_cost:
-            problem = (
-                f"spesi {self.usage.cost:.4f} su {c.budget_cost:g} e la prossima richiesta può costare fino a "
-                f"{cost:.4f}: aumenta `budget_cost` per continuare"
-            )
+            problem = Message("teacher_budget_cost", spent=self.usage.cost, budget=c.budget_cost, next=cost)
         if problem:
             self.exhausted = True
-            raise BudgetExhausted(f"Budget del teacher esaurito: {problem}.")
+            raise BudgetExhausted(Message("teacher_budget_exhausted", problem=problem))
         self._reserved_tokens += tokens
         self._reserved_cost += cost
         return tokens, cost
@@ -400,38 +383,26 @@ class Teacher:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)], so clients that failed together spread out."""
         return random.uniform(0, min(MAX_BACKOFF_S, self.config.backoff_s * 2**attempt))
 
-    def _message(self, cause: str, status: int | None, e: Exception, attempts: int) -> str:
+    def _message(self, cause: str, status: int | None, e: Exception, attempts: int) -> Message:
         c = self.config
-        tries = f"dopo {attempts} tentativ{'o' if attempts == 1 else 'i'}"
+        tries = Message("teacher_after_one" if attempts == 1 else "teacher_after_many", attempts=attempts)
         if cause == "timeout":
-            return (
-                f"Il teacher non ha risposto entro {c.timeout_s:g} s (timeout) {tries}: aumenta `timeout_s`, riduci "
-                "`max_tokens` o `max_concurrency`, oppure controlla che il server non sia sovraccarico."
-            )
+            return Message("teacher_timeout", timeout=c.timeout_s, tries=tries)
         if cause == "connection":
-            return (
-                f"Impossibile collegarsi al teacher su {c.base_url} (errore di connessione) {tries}: controlla che "
-                "il server sia avviato e che `base_url` sia giusto."
-            )
+            return Message("teacher_connection", url=c.base_url, tries=tries)
         if cause == "bad_response":
-            return (
-                f"Il teacher ha mandato una risposta non valida (JSON troncato o malformato) {tries}: controlla il "
-                "server, o il proxy che gli sta davanti."
-            )
+            return Message("teacher_bad_response", tries=tries)
         if status == 429:
-            return (
-                f"Il teacher ha risposto HTTP 429 (troppe richieste) {tries}: riduci `max_concurrency` o riprova più "
-                "tardi; controlla anche i limiti del tuo account."
-            )
+            return Message("teacher_http_429", tries=tries)
         if status is not None and status >= 500:
-            return f"Il teacher ha risposto HTTP {status} (errore del server) {tries}: riprova più tardi."
+            return Message("teacher_http_5xx", status=status, tries=tries)
         if status == 401:
-            return f"Il teacher ha risposto HTTP 401 (chiave rifiutata): controlla la chiave in {c.api_key_env}."
+            return Message("teacher_http_401", env=c.api_key_env)
         if status == 403:
-            return f"Il teacher ha risposto HTTP 403 (accesso negato): la chiave non può usare il modello {c.model!r}."
+            return Message("teacher_http_403", model=c.model)
         if status == 404:
-            return f"Il teacher ha risposto HTTP 404 (non trovato): controlla `model` ({c.model!r}) e `base_url`."
-        return f"Il teacher ha rifiutato la richiesta (HTTP {status}): {self._redact(_detail(e))}"
+            return Message("teacher_http_404", model=c.model)
+        return Message("teacher_refused", status=status, detail=self._redact(_detail(e)))
 
     def _redact(self, text: str) -> str:
         """Server text goes into our messages: make sure the key cannot ride along."""

@@ -26,9 +26,11 @@ from math import comb, sqrt
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import bottega_home
-from pipeline.dataset import ROLES, DatasetError, dump_yaml, parse_yaml
+from pipeline.dataset import ROLES, dump_yaml, parse_yaml
+from pipeline.errors import UserError
 from pipeline.files import atomic_write
+from pipeline.i18n import Message, t
+from pipeline.paths import bottega_home
 
 VERDICTS = ("a", "b", "tie", "both_bad")
 VERDICT_LABELS = {"a": "A meglio", "b": "B meglio", "tie": "pari", "both_bad": "entrambe scarse"}
@@ -75,7 +77,7 @@ class Vote:
             self.created = self.created.isoformat()
         problems = _problems(self)
         if problems:
-            raise ValueError("\n".join(problems))
+            raise UserError(*problems)
 
     @property
     def winner(self) -> str:
@@ -104,55 +106,59 @@ class Vote:
     def from_dict(cls, raw: Any) -> Vote:
         """A Vote from loaded YAML; unknown or missing fields are a ValueError naming them."""
         if not isinstance(raw, dict):
-            raise ValueError("un voto dev'essere una mappa (verdict, turns, answer_a, answer_b, sides, ...)")
+            raise UserError(Message("vote_not_mapping"))
         known = [f.name for f in fields(cls)]
         unknown = [k for k in raw if k not in known]
         if unknown:
-            raise ValueError(f"campi sconosciuti {', '.join(map(str, unknown))} (campi ammessi: {', '.join(known)})")
+            raise UserError(
+                Message("vote_unknown_fields", unknown=", ".join(map(str, unknown)), allowed=", ".join(known))
+            )
         missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
         missing = [name for name in missing if name not in raw]
         if missing:
-            raise ValueError(f"voto incompleto: mancano i campi {', '.join(missing)}")
+            raise UserError(Message("vote_incomplete", missing=", ".join(missing)))
         return cls(**raw)
 
 
-def _problems(vote: Vote) -> list[str]:
+def _problems(vote: Vote) -> list[Message]:
     """Every problem in a vote, each naming the field and what is allowed."""
     problems = []
+
+    def add(field: str, key: str, **params: Any) -> None:
+        problems.append(Message("field_problem", field=field, problem=Message(key, **params)))
+
     if vote.verdict not in VERDICTS:
-        problems.append(f"campo 'verdict': {vote.verdict!r} non valido, usa uno tra {', '.join(VERDICTS)}")
+        add("verdict", "vote_not_valid", value=vote.verdict, choices=", ".join(VERDICTS))
     if not isinstance(vote.tags, list):
-        problems.append(f"campo 'tags': dev'essere una lista scelta tra {', '.join(TAGS)}")
+        add("tags", "vote_tags_not_list", choices=", ".join(TAGS))
     else:
         for tag in vote.tags:
             if tag not in TAGS:
-                problems.append(f"campo 'tags': {tag!r} non valido, usa uno tra {', '.join(TAGS)}")
+                add("tags", "vote_not_valid", value=tag, choices=", ".join(TAGS))
     if not re.fullmatch(r"[0-9a-f]{32}", str(vote.id)):
-        problems.append(f"campo 'id': {vote.id!r} non valido, atteso un uuid4 esadecimale di 32 cifre")
+        add("id", "vote_bad_id", value=vote.id)
     try:
         if not isinstance(vote.created, str) or datetime.fromisoformat(vote.created).tzinfo is None:
             raise ValueError
     except ValueError:
-        problems.append(f"campo 'created': {vote.created!r} non valido, atteso ISO 8601 con fuso orario")
+        add("created", "vote_bad_time", value=vote.created)
     for name in ("comment", "answer_a", "answer_b"):
         if not isinstance(getattr(vote, name), str):
-            problems.append(f"campo '{name}': dev'essere un testo")
+            add(name, "vote_not_text")
     if vote.sides not in ({"A": "base", "B": "finetuned"}, {"A": "finetuned", "B": "base"}):
-        problems.append(
-            f"campo 'sides': atteso {{A: base, B: finetuned}} o {{A: finetuned, B: base}}, trovato {vote.sides!r}"
-        )
+        add("sides", "vote_bad_sides", value=vote.sides)
     if not (isinstance(vote.models, dict) and set(vote.models) == {*MODELS}):
-        problems.append(f"campo 'models': attesa una mappa con le chiavi base e finetuned, trovato {vote.models!r}")
+        add("models", "vote_bad_models", value=vote.models)
     if not isinstance(vote.sampling, dict):
-        problems.append("campo 'sampling': dev'essere una mappa (temperature, top_p, max_new_tokens, seed, system)")
+        add("sampling", "vote_bad_sampling")
     turns = vote.turns if isinstance(vote.turns, list) else None
     if not turns:
-        problems.append("campo 'turns': dev'essere una lista non vuota di {role, content}")
+        add("turns", "vote_no_turns", shape="{role, content}")
     for i, turn in enumerate(turns or []):
         if not (isinstance(turn, dict) and set(turn) == {"role", "content"} and isinstance(turn["content"], str)):
-            problems.append(f"campo 'turns[{i}]': dev'essere una mappa {{role, content}} con content testuale")
+            add(f"turns[{i}]", "vote_bad_turn", shape="{role, content}")
         elif turn["role"] not in ROLES:
-            problems.append(f"campo 'turns[{i}].role': {turn['role']!r} non valido, usa uno tra {', '.join(ROLES)}")
+            add(f"turns[{i}].role", "vote_not_valid", value=turn["role"], choices=", ".join(ROLES))
     return problems
 
 
@@ -180,11 +186,8 @@ class VoteStore:
         for path in self.files():
             try:
                 votes.append(Vote.from_dict(parse_yaml(path.read_text(encoding="utf-8"))))
-            except (ValueError, UnicodeDecodeError) as e:  # DatasetError is a ValueError
-                detail = "\n".join(e.problems) if isinstance(e, DatasetError) else str(e)
-                raise ValueError(
-                    f"il voto '{path}' è danneggiato: {detail}\ncorreggilo a mano o spostalo fuori dalla cartella"
-                ) from e
+            except (ValueError, UnicodeDecodeError) as e:  # UserError is a ValueError
+                raise UserError(Message("vote_damaged", path=path, detail=str(e))) from e
         return sorted(votes, key=lambda v: (v.time, v.id))
 
     def count(self) -> int:
@@ -235,27 +238,27 @@ class VoteStats:
         return self.wins + self.losses
 
     def table(self) -> list[tuple[str, str]]:
-        """(measure, value) rows in Italian for the UI's results table."""
+        """(measure, value) rows for the UI's results table, in the current language."""
         rows = [
-            ("Voti", str(self.n)),
-            ("Meglio il fine-tuned", str(self.wins)),
-            ("Meglio il base", str(self.losses)),
-            ("Pari", str(self.ties)),
-            ("Entrambe scarse", str(self.both_bad)),
-            ("Vittorie del fine-tuned (sui voti decisivi)", _rate(self.win_rate, self.win_rate_ci)),
-            ("p-value (test del segno esatto, bilaterale)", "-" if self.p_value is None else f"{self.p_value:.4g}"),
-            ("Vittorie della risposta a sinistra (A)", _rate(self.left_rate, self.left_rate_ci)),
+            (t("vote_stat_votes"), str(self.n)),
+            (t("vote_stat_finetuned_better"), str(self.wins)),
+            (t("vote_stat_base_better"), str(self.losses)),
+            (t("vote_tie"), str(self.ties)),
+            (t("vote_bad"), str(self.both_bad)),
+            (t("vote_stat_win_rate"), _rate(self.win_rate, self.win_rate_ci)),
+            (t("vote_stat_p_value"), "-" if self.p_value is None else f"{self.p_value:.4g}"),
+            (t("vote_stat_left_rate"), _rate(self.left_rate, self.left_rate_ci)),
         ]
         for tag in TAGS:
             lost = ", ".join(f"{MODEL_LABELS[m]} {self.tags_by_loser[m][tag]}" for m in MODELS)
-            rows.append((f"Etichetta «{tag}»", f"{self.tags[tag]} (su chi ha perso: {lost})"))
+            rows.append((t("vote_stat_tag", tag=tag), t("vote_stat_tag_count", count=self.tags[tag], lost=lost)))
         return rows
 
 
 def _rate(rate: float | None, ci: tuple[float, float] | None) -> str:
     if rate is None or ci is None:
         return "-"
-    return f"{rate:.1%} (IC 95%: {ci[0]:.1%}–{ci[1]:.1%})"
+    return t("vote_stat_rate", rate=rate, low=ci[0], high=ci[1])
 
 
 def stats(votes: list[Vote]) -> VoteStats:

@@ -109,7 +109,7 @@ def noise_adapter(model_dir: Path, out: Path, seed: int = 0, scale: float = 0.05
 @pytest.fixture(scope="session")
 def adapter_run(bundled_model: Path, bottega_home: Path) -> Path:
     """A finished training run in the app's runs folder, as the Addestra tab leaves one (config, status, adapter)."""
-    from pipeline.jobs import write_status
+    from pipeline.jobs import Job
     from pipeline.train.config import TrainConfig, dump_config
 
     run = bottega_home / "runs" / "train" / "rumore"
@@ -118,5 +118,5 @@ def adapter_run(bundled_model: Path, bottega_home: Path) -> Path:
                                     "eval_share": 0.25, "seed": 0})  # fmt: skip
     (run / "config.yaml").write_text(dump_config(config), encoding="utf-8")
     noise_adapter(bundled_model, run / "adapter")
-    write_status(run, {"state": "finished", "step": 1, "max_steps": 1, "message": "", "started": 0})
+    Job(run).update(state="finished", step=1, max_steps=1, message="", started=0)
     return run

@@ -25,7 +25,8 @@ def test_building_the_app_imports_neither_torch_nor_transformers() -> None:
 
 
 def test_importing_the_package_is_light() -> None:
-    assert modules_loaded_by("import pipeline, pipeline.models, pipeline.config", [*HEAVY, "gradio"]) == []
+    light = "import pipeline, pipeline.models, pipeline.paths, pipeline.config, pipeline.jobs"
+    assert modules_loaded_by(light, [*HEAVY, "gradio"]) == []
 
 
 def test_models_list_endpoint_reports_the_prepared_model(app_url: str, bundled_model: Path) -> None:
@@ -67,11 +68,11 @@ def test_hub_panels_check_names_and_explain_an_unreachable_hub(app_url: str) -> 
     from gradio_client import Client
 
     client = Client(app_url, verbose=False)
-    with pytest.raises(Exception, match="campo 'repo'"):
+    with pytest.raises(Exception, match="`repo`"):
         client.predict("seed_it.yaml", "../fuori", True, api_name="/push_dataset")
-    with pytest.raises(Exception, match="Caricamento non riuscito"):
+    with pytest.raises(Exception, match="Caricamento sull.Hub non riuscito"):
         client.predict("seed_it.yaml", "utente/seed-it", True, api_name="/push_dataset")
-    with pytest.raises(Exception, match="campo 'run'|not in the list of choices"):  # Gradio's own check comes first
+    with pytest.raises(Exception, match="`run`|not in the list of choices"):  # Gradio's own check comes first
         client.predict("../../..", "utente/adapter", False, True, api_name="/push_adapter")
-    with pytest.raises(Exception, match="campo 'nome'"):
+    with pytest.raises(Exception, match="`nome`"):
         client.predict("utente/seed-it", "../fuori", api_name="/pull_dataset")

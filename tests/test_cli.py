@@ -60,9 +60,9 @@ def test_dataset_validate_passes_the_seed_set_and_lists_every_problem_of_a_bad_f
     done = run_cli("dataset", "validate", str(bad))
     assert done.returncode == 2
     assert "3 problemi" in done.stderr
-    assert "esempio 'a-1', campo 'output': manca o è vuoto" in done.stderr
-    assert "campo 'meta.status': 'finito' non valido" in done.stderr
-    assert "campo 'id': usato da più esempi" in done.stderr
+    assert "esempio 'a-1', `output`: manca o è vuoto" in done.stderr
+    assert "`meta.status`: 'finito' non valido" in done.stderr
+    assert "`id`: usato da più esempi" in done.stderr
 
 
 def test_dataset_stats_counts_the_seed_set() -> None:

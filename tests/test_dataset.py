@@ -14,6 +14,7 @@ import yaml
 
 from pipeline import dataset, files
 from pipeline.dataset import Dataset, DatasetError, Example, Meta, StaleRevisionError
+from pipeline.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "datasets_yaml").rglob("*.yaml"))
@@ -109,12 +110,12 @@ examples:
 """
 # (where, field) of each problem in BROKEN, as the messages name them.
 BROKEN_PROBLEMS = [
-    ("esempio 'a-1'", "'output'"),
-    ("esempio 'a-2'", "'meta.status'"),
+    ("esempio 'a-1'", "`output`"),
+    ("esempio 'a-2'", "`meta.status`"),
     ("esempio 'a-3'", "'colore'"),
-    ("esempio 'a-4'", "'id'"),
-    ("esempio 'a-5'", "'meta.tags'"),
-    ("esempio n. 7", "'id'"),
+    ("esempio 'a-4'", "`id`"),
+    ("esempio 'a-5'", "`meta.tags`"),
+    ("esempio n. 7", "`id`"),
 ]
 
 
@@ -131,7 +132,7 @@ def test_every_schema_problem_is_reported_naming_example_and_field(tmp_path: Pat
     for where, name in BROKEN_PROBLEMS:
         assert any(where in p and name in p for p in problems), f"{where} {name} missing from {problems}"
     # The YAML 1.1 traps come with the fix: quote the value.
-    assert all("virgolette" in p for p in problems if "'meta.tags'" in p or "esempio n. 7" in p)
+    assert all("virgolette" in p for p in problems if "`meta.tags`" in p or "esempio n. 7" in p)
 
 
 def test_each_schema_problem_is_reported_once(tmp_path: Path):
@@ -142,7 +143,7 @@ def test_each_schema_problem_is_reported_once(tmp_path: Path):
 def test_a_missing_id_is_reported_once_by_position():
     with pytest.raises(DatasetError) as caught:
         dataset.from_dict(dataset.parse_yaml("schema_version: 1\nname: x\nexamples:\n- instruction: a\n  output: b\n"))
-    assert caught.value.problems == ["esempio n. 1, campo 'id': manca (es. it-cucina-001)"]
+    assert caught.value.problems == ["esempio n. 1, `id`: manca (es. it-cucina-001)"]
 
 
 def test_save_refuses_an_invalid_dataset_and_leaves_the_file_alone(tmp_path: Path):
@@ -286,8 +287,8 @@ def test_python_tags_are_refused_and_never_run(tmp_path: Path):
 
 
 def test_custom_tags_are_refused():
-    with pytest.raises(DatasetError, match="tag YAML non ammesso"):
-        dataset.parse_yaml("name: !ricetta carbonara\n")
+    with pytest.raises(UserError, match="tag YAML non ammesso"):
+        files.parse_yaml("name: !ricetta carbonara\n")
 
 
 def billion_laughs(depth: int = 9, width: int = 9) -> str:
@@ -298,8 +299,8 @@ def billion_laughs(depth: int = 9, width: int = 9) -> str:
 
 def test_billion_laughs_is_refused_fast():
     start = time.perf_counter()
-    with pytest.raises(DatasetError, match="alias"):
-        dataset.parse_yaml(billion_laughs())
+    with pytest.raises(UserError, match="alias"):
+        files.parse_yaml(billion_laughs())
     assert time.perf_counter() - start < 0.5
 
 
@@ -319,12 +320,13 @@ def test_merge_key_bomb_is_refused():
     # Small on purpose: today this loads (slowly when deeper); once refused it must fail at the first merge.
     lines = ["l0: &l0 {a: lol, b: lol}"]
     lines += [f"l{i}: &l{i} {{<<: [{', '.join([f'*l{i - 1}'] * 9)}]}}" for i in range(1, 4)]
-    with pytest.raises(DatasetError):
-        dataset.parse_yaml("\n".join(lines) + "\n")
+    with pytest.raises(UserError):
+        files.parse_yaml("\n".join(lines) + "\n")
 
 
 def test_a_value_over_the_limit_is_refused_and_one_at_the_limit_is_not(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(dataset, "MAX_VALUE_CHARS", 100)
+    monkeypatch.setattr(files, "MAX_VALUE_CHARS", 100)
     path = tmp_path / "lungo.yaml"
     ds = make_dataset(2)
     ds.examples[0].output = "à" * 100
@@ -336,12 +338,13 @@ def test_a_value_over_the_limit_is_refused_and_one_at_the_limit_is_not(tmp_path:
         dataset.load(path)
     assert caught.value.problems == [
         f"riga {path.read_text().splitlines().index('  output: ' + 'a' * 101) + 1}: un valore di 101 caratteri "
-        "supera il limite di 100: dividilo in più esempi"
+        "supera il limite di 100: dividilo"
     ]
 
 
 def test_save_refuses_a_value_that_load_would_refuse(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(dataset, "MAX_VALUE_CHARS", 100)
+    monkeypatch.setattr(files, "MAX_VALUE_CHARS", 100)
     path = tmp_path / "lungo.yaml"
     ds = make_dataset(1)
     ds.examples[0].output = "a" * 101

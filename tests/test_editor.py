@@ -95,7 +95,7 @@ def test_an_edit_based_on_an_old_revision_is_refused_and_changes_nothing(dataset
 def test_an_invalid_edit_is_refused_with_the_field_and_changes_nothing(datasets: Path) -> None:
     path = datasets / "prova.yaml"
     before = path.read_bytes()
-    with pytest.raises(DatasetError, match="esempio 'it-cucina-001', campo 'output'"):
+    with pytest.raises(DatasetError, match="esempio 'it-cucina-001', `output`"):
         editor.apply(path, ds_mod.load(path).revision, lambda d: editor.update_example(d, "it-cucina-001", output=" "))
     assert path.read_bytes() == before
 

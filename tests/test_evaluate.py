@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from pipeline import evaluate as ev
+from pipeline import models
 from pipeline.files import atomic_write
 from pipeline.teacher import TeacherConfig
 from pipeline.train import data
@@ -40,7 +41,7 @@ def run_dir(bundled_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """A finished training run as `evaluate` reads it: config.yaml and adapter/."""
     run = tmp_path_factory.mktemp("run")
     atomic_write(run / "config.yaml", dump_config(_train_config(run)).encode("utf-8"))
-    noise_adapter(bundled_model, run / "adapter", scale=0.02)
+    noise_adapter(bundled_model, run / "adapter", scale=0.05)
     return run
 
 
@@ -51,7 +52,7 @@ def plain(bundled_model: Path):
 
     model = AutoModelForCausalLM.from_pretrained(bundled_model, dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(bundled_model)
-    return model, tokenizer, data.end_of_turn_ids(tokenizer, model.generation_config.eos_token_id)
+    return model, tokenizer, models.end_of_turn_ids(tokenizer, model.generation_config.eos_token_id)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +210,7 @@ def _prefers(answers: list[str]):
 def test_a_pair_is_won_only_when_both_orders_agree(proxy, serve_teacher, responder, outcome, tally):
     proxy.reset()
     proxy.responder = responder
-    judgements, counted = ev.judge(_teacher(proxy, serve_teacher), PROMPTS, BASE_ANSWERS, TUNED_ANSWERS)
+    judgements, counted = ev.judge_pairs(_teacher(proxy, serve_teacher), PROMPTS, BASE_ANSWERS, TUNED_ANSWERS)
     assert (counted.wins, counted.ties, counted.losses) == tally
     assert [j.outcome for j in judgements] == [outcome, outcome]
     assert proxy.received == 4 and proxy.forwarded == 0
@@ -219,7 +220,8 @@ def test_an_unreadable_judge_counts_as_a_tie_on_the_real_server(proxy, serve_tea
     """Forwarded to the bundled model, cut at 8 tokens: no reply can hold both keys, so every attempt (the first
     and two re-asks, per order) fails and the pair is a tie with two unreadable verdicts."""
     proxy.reset()
-    judgements, counted = ev.judge(_teacher(proxy, serve_teacher), PROMPTS[:1], BASE_ANSWERS[:1], TUNED_ANSWERS[:1])
+    teacher = _teacher(proxy, serve_teacher)
+    judgements, counted = ev.judge_pairs(teacher, PROMPTS[:1], BASE_ANSWERS[:1], TUNED_ANSWERS[:1])
     assert proxy.forwarded == 6
     assert (judgements[0].base_first, judgements[0].finetuned_first) == (None, None)
     assert (counted.ties, counted.unreadable, counted.not_judged) == (1, 2, 0)
@@ -232,7 +234,7 @@ def test_an_unreadable_judge_counts_as_a_tie_on_the_real_server(proxy, serve_tea
 )
 def test_a_judge_that_fails_for_good_leaves_the_pairs_unjudged_with_the_reason(limit, reason):
     config = TeacherConfig(preset="custom", base_url="http://127.0.0.1:9/v1", model="x", **limit)  # nothing listens
-    judgements, counted = ev.judge(config, PROMPTS, BASE_ANSWERS, TUNED_ANSWERS)
+    judgements, counted = ev.judge_pairs(config, PROMPTS, BASE_ANSWERS, TUNED_ANSWERS)
     assert counted.not_judged == 2 and counted.wins + counted.ties + counted.losses == 0
     assert reason in counted.error and judgements[0].outcome is None
 
@@ -267,7 +269,7 @@ def test_the_results_file_round_trips_and_the_table_has_the_metrics(evaluated, t
     assert table["giudice: vittorie / pareggi / sconfitte"] == ("0 / 3 / 0", "0 / 3 / 0", "+0")
     ppl = next(v for k, v in table.items() if k.startswith("perplessità"))
     assert ppl[0] == f"{result.base['perplexity']:.2f}"
-    assert all(len(row) == len(ev.TABLE_HEADERS) for row in result.table())
+    assert all(len(row) == len(ev.table_headers()) for row in result.table())
 
 
 def test_lm_eval_missing_is_skipped_with_an_italian_message(evaluated):
@@ -291,7 +293,7 @@ def test_config_problems_are_reported_all_at_once_naming_the_fields():
         ev.EvalConfig(run_dir="r", adapter="a")
     with pytest.raises(ValueError, match="teacher.base_url"):
         ev.EvalConfig(run_dir="r", judge=True)
-    with pytest.raises(ValueError, match="Campi sconosciuti"):
+    with pytest.raises(ValueError, match="`temperatura`: campo sconosciuto"):
         ev.EvalConfig.from_dict({"run_dir": "r", "temperatura": 0})
     config = ev.EvalConfig(run_dir="r", judge=True, teacher=TeacherConfig(preset="openai", model="gpt-4o-mini"))
     assert ev.EvalConfig.from_dict(yaml.safe_load(yaml.safe_dump(config.to_dict()))) == config

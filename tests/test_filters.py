@@ -29,9 +29,9 @@ def test_config_errors_quote_every_bad_field_at_once():
     with pytest.raises(ValueError) as error:
         FilterConfig(instruction_min_words=0, output_min_words=10, output_max_words=5, max_foreign_share=1.5)
     message = str(error.value)
-    assert "`instruction_min_words` deve essere un intero >= 1, invece è 0" in message
-    assert "`output_min_words` (10) non può superare `output_max_words` (5)" in message
-    assert "`max_foreign_share` deve essere tra 0 e 1, invece è 1.5" in message
+    assert "`instruction_min_words`: dev'essere >= 1, trovato 0" in message
+    assert "`output_min_words`: (10) non può superare `output_max_words` (5)" in message
+    assert "`max_foreign_share`: dev'essere tra 0 e 1, trovato 1.5" in message
 
 
 def test_reasons_are_known_keys_in_a_stable_order_without_repeats():

@@ -271,9 +271,9 @@ def test_every_problem_is_reported_at_once_in_file_order(tmp_path: Path) -> None
     problems = problems_of(excinfo)
     assert len(problems) == 4
     assert problems[0].startswith("riga 2: JSON non valido")
-    assert problems[1] == "riga 3: manca il campo 'output'"
-    assert problems[2].startswith("riga 4: il campo 'output' è vuoto")
-    assert problems[3] == "riga 5: il campo 'output' dev'essere un testo, trovato 3"
+    assert problems[1] == "riga 3: manca il campo `output`"
+    assert problems[2].startswith("riga 4: il campo `output` è vuoto")
+    assert problems[3] == "riga 5: il campo `output` dev'essere un testo, trovato 3"
 
 
 def test_json_list_problems_name_the_element(tmp_path: Path) -> None:
@@ -284,7 +284,7 @@ def test_json_list_problems_name_the_element(tmp_path: Path) -> None:
         formats.import_file(path)
 
     assert problems_of(excinfo) == [
-        "elemento 2: manca il campo 'output'",
+        "elemento 2: manca il campo `output`",
         "elemento 3: dev'essere un oggetto JSON {...}, trovato 'testo'",
     ]
 
@@ -331,7 +331,7 @@ def test_csv_problems(tmp_path: Path) -> None:
     problems = problems_of(excinfo)
     assert len(problems) == 2
     assert problems[0].startswith("riga 3: 3 valori ma l'intestazione ha 2 colonne")
-    assert problems[1].startswith("riga 4: il campo 'instruction' è vuoto")
+    assert problems[1].startswith("riga 4: il campo `instruction` è vuoto")
 
 
 @pytest.mark.parametrize("name", ["vuoto.jsonl", "vuoto.json", "vuoto.csv"])
@@ -475,7 +475,7 @@ def test_only_approved(tmp_path: Path) -> None:
 def test_export_refuses_invalid_datasets_and_unknown_formats(tmp_path: Path) -> None:
     broken = fixture_dataset()
     broken.examples[1].output = ""
-    with pytest.raises(DatasetError, match="esempio 'it-002', campo 'output': manca o è vuoto"):
+    with pytest.raises(DatasetError, match="esempio 'it-002', `output`: manca o è vuoto"):
         formats.export(broken, tmp_path / "x.jsonl", "messages-jsonl")
     with pytest.raises(DatasetError, match="formato 'csv' sconosciuto"):
         formats.export(fixture_dataset(), tmp_path / "x.csv", "csv")

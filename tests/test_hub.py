@@ -298,5 +298,5 @@ def test_votes_repo_from_env(monkeypatch):
     monkeypatch.setenv("BOTTEGA_VOTES_REPO", " mario/bottega-voti ")
     assert hub.votes_repo_from_env() == "mario/bottega-voti"
     monkeypatch.setenv("BOTTEGA_VOTES_REPO", "bottega voti")
-    with pytest.raises(ValueError, match="campo 'BOTTEGA_VOTES_REPO': 'bottega voti' .* UTENTE/NOME"):
+    with pytest.raises(ValueError, match="`BOTTEGA_VOTES_REPO`: 'bottega voti' .* UTENTE/NOME"):
         hub.votes_repo_from_env()

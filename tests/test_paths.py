@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import arena, config, editor
+from pipeline import arena, editor, paths
 from pipeline import dataset as ds_mod
 from pipeline.dataset import Dataset, DatasetError, Example
 from pipeline.generate.run import GenerationConfig
@@ -73,28 +73,28 @@ def refused(roots: dict[str, Path], field: str, call, error: type[Exception] = V
     before = snapshot(roots["tmp"])
     with pytest.raises(error) as e:
         call()
-    assert f"campo '{field}'" in str(e.value)
+    assert f"`{field}`" in str(e.value)
     assert "\x00" not in str(e.value)  # the message quotes the value escaped
     assert snapshot(roots["tmp"]) == before
 
 
 def test_safe_name_keeps_italian_names_and_refuses_anything_else() -> None:
-    assert config.safe_name(f"  {LEGIT} ", "nome") == LEGIT
-    assert config.safe_name(unicodedata.normalize("NFD", LEGIT), "nome") == LEGIT  # combining accent: same name
-    assert config.safe_name("perché.v2", "nome") == "perché.v2"
+    assert paths.safe_name(f"  {LEGIT} ", "nome") == LEGIT
+    assert paths.safe_name(unicodedata.normalize("NFD", LEGIT), "nome") == LEGIT  # combining accent: same name
+    assert paths.safe_name("perché.v2", "nome") == "perché.v2"
     for bad in [*ATTEMPTS, "/etc/passwd", "con spazi", "a\\b", "a\nb", None, 12]:
-        with pytest.raises(ValueError, match="campo 'nome'"):
-            config.safe_name(bad, "nome")
+        with pytest.raises(ValueError, match="`nome`"):
+            paths.safe_name(bad, "nome")
 
 
 def test_inside_refuses_what_resolves_outside_its_root(roots) -> None:
     datasets = roots["datasets"]
-    assert config.inside(datasets, "esistente.yaml", "dataset") == (datasets / "esistente.yaml").resolve()
-    assert config.inside(datasets, str(datasets / "esistente.yaml"), "dataset").name == "esistente.yaml"
+    assert paths.inside(datasets, "esistente.yaml", "dataset") == (datasets / "esistente.yaml").resolve()
+    assert paths.inside(datasets, str(datasets / "esistente.yaml"), "dataset").name == "esistente.yaml"
     for bad in ["../fuori/segreto.yaml", str(roots["outside"] / "segreto.yaml"), "link.yaml", "cartella/segreto.yaml",
                 "", ".", "sub/../..", "nul\x00.yaml"]:  # fmt: skip
-        with pytest.raises(ValueError, match="campo 'dataset'"):
-            config.inside(datasets, bad, "dataset")
+        with pytest.raises(ValueError, match="`dataset`"):
+            paths.inside(datasets, bad, "dataset")
 
 
 def test_dataset_picker_refuses_paths_out_of_the_datasets_folder(roots) -> None:
@@ -145,7 +145,7 @@ def test_import_name_is_a_plain_name_and_writes_nothing_when_refused(roots) -> N
 
 
 def test_oversized_upload_is_refused_before_reading_and_writes_nothing(roots, monkeypatch) -> None:
-    assert config.max_upload_bytes() == 50 * 1024 * 1024
+    assert paths.max_upload_bytes() == 50 * 1024 * 1024
     monkeypatch.setenv("BOTTEGA_MAX_UPLOAD_MB", "0.01")  # 10 KiB
     big = roots["tmp"] / "grande.jsonl"
     row = json.dumps({"instruction": "Ripeti.", "output": "ciao " * 50})
@@ -153,11 +153,11 @@ def test_oversized_upload_is_refused_before_reading_and_writes_nothing(roots, mo
     before = snapshot(roots["tmp"])
     with pytest.raises(DatasetError) as e:
         editor.import_upload(big, None, "grande")
-    assert re.search(r"campo 'file': 'grande\.jsonl' pesa \d+,\d KB, oltre il limite di 10,2 KB", str(e.value))
+    assert re.search(r"`file`: 'grande\.jsonl' pesa \d+,\d KB, oltre il limite di 10,2 KB", str(e.value))
     assert snapshot(roots["tmp"]) == before
     monkeypatch.setenv("BOTTEGA_MAX_UPLOAD_MB", "mille")
     with pytest.raises(ValueError, match="BOTTEGA_MAX_UPLOAD_MB"):
-        config.max_upload_bytes()
+        paths.max_upload_bytes()
 
 
 def test_training_run_names_and_run_pickers_stay_in_the_runs_folder(roots) -> None:
@@ -198,7 +198,7 @@ def test_training_dataset_and_template_pickers_refuse_local_files(roots, monkeyp
 
 def test_vote_files_are_named_by_a_checked_id(roots) -> None:
     for bad_id in ("../../etc/passwd", "a" * 31 + "/"):
-        with pytest.raises(ValueError, match="campo 'id'"):
+        with pytest.raises(ValueError, match="`id`"):
             Vote(
                 id=bad_id,
                 verdict="a",

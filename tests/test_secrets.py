@@ -74,11 +74,12 @@ def scan(roots: list[Path], secrets: list[str]) -> tuple[list[str], list[Path]]:
 
 def wait_done(folder: Path, timeout: float = 300) -> dict:
     """The job's final status, once its process has exited (its last words, a traceback, come after the status)."""
+    job = jobs.Job(folder)
     deadline = time.monotonic() + timeout
-    while (status := jobs.read_status(folder)).get("state") in ACTIVE or not status or jobs.alive(folder / "pid"):
-        assert time.monotonic() < deadline, f"{folder} did not end:\n{jobs.log_tail(folder / 'log.txt')}"
+    while (status := job.status()).state in ("new", *ACTIVE) or job.alive("starting"):
+        assert time.monotonic() < deadline, f"{folder} did not end:\n{job.log_tail()}"
         time.sleep(0.2)
-    return status
+    return {**status.fields, "state": status.state, "message": status.message}
 
 
 class RecordingHub:
@@ -186,8 +187,7 @@ def full_run(serve_teacher, bundled_model: Path, tmp_path_factory: pytest.TempPa
         config_path = job / "config.yaml"
         job.mkdir(parents=True)
         config_path.write_text(yaml.safe_dump(evaluation.to_dict(), allow_unicode=True), encoding="utf-8")
-        jobs.write_status(job, {"state": "starting", "message": ""})
-        jobs.launch(["eval", "--config", str(config_path)], job / "log.txt", pid_file=job / "pid")
+        jobs.Job(job).launch(["eval", "--config", str(config_path)])
         evaluated = wait_done(job, timeout=240)
         judge_requests = proxy.requests[len(generation_requests) :]
 
@@ -318,8 +318,8 @@ def test_a_teacher_that_echoes_the_key_back_gets_it_into_no_message_log_or_file(
         generate(config)
     assert f"HTTP {status}" in str(failure.value)
     assert TEACHER_KEY not in str(failure.value) and TEACHER_KEY not in caplog.text
-    status_file = json.loads((tmp_path / "run" / "status.json").read_text(encoding="utf-8"))
-    assert status_file["state"] == "failed" and status_file["message"] == str(failure.value)
+    status = jobs.Job(tmp_path / "run").status()
+    assert status.state == "failed" and status.message == str(failure.value)
     leaks, scanned = scan([tmp_path], [TEACHER_KEY])
     assert leaks == [] and len(scanned) >= 3
 

@@ -92,9 +92,9 @@ def test_gated_handlers_get_the_profile_first_and_refuse_on_a_space(monkeypatch)
     monkeypatch.setenv("SYSTEM", "spaces")
     monkeypatch.setenv("SPACE_ID", "proprietario/bottega")
     monkeypatch.setenv("OAUTH_CLIENT_ID", "id")
-    with pytest.raises(gr.Error, match="Accedi con Hugging Face"):
+    with pytest.raises(AccessError, match="Accedi con Hugging Face"):  # the app shows it as a gr.Error (ui.common)
         start(None, "anonimo", 1)
-    with pytest.raises(gr.Error, match="non è autorizzato"):
+    with pytest.raises(AccessError, match="non è autorizzato"):
         list(stream(gr.OAuthProfile(profile("luca") | {"profile": "", "picture": ""}), None, "ab"))
     owner = gr.OAuthProfile(profile("proprietario") | {"profile": "", "picture": ""})
     assert start(owner, "mio", 4) == "mio:4"
@@ -151,7 +151,7 @@ def test_deploy_uploads_the_app_card_and_requirements_and_sets_the_allow_list(tm
 
 
 def test_deploy_refuses_a_repo_id_without_owner(tmp_path):
-    with pytest.raises(ValueError, match="campo 'repo'.*UTENTE/NOME"):
+    with pytest.raises(ValueError, match="`repo`.*UTENTE/NOME"):
         space.deploy("bottega", api=FakeSpaces(tmp_path))
 
 
@@ -216,7 +216,7 @@ def test_cli_space_deploy_passes_the_allow_list(monkeypatch, capsys):
     assert capsys.readouterr().out.strip().endswith("/commit/abc")
     monkeypatch.undo()
     assert main(["space", "deploy", "--repo", "senza-utente"]) == 2  # a clear error, nothing uploaded
-    assert "campo 'repo'" in capsys.readouterr().err
+    assert "`repo`" in capsys.readouterr().err
 
 
 def test_the_hf_teacher_runs_on_the_visitors_token_on_a_space_only(monkeypatch):

@@ -293,13 +293,13 @@ def test_config_reports_every_problem_at_once_quoting_the_fields():
     with pytest.raises(ValueError) as e:
         TeacherConfig(preset="custom", max_concurrency=0, temperature=3, budget_cost=1.0, max_retries=-1)
     message = str(e.value)
-    assert "`max_concurrency` dev'essere > 0, trovato 0" in message
-    assert "`base_url` è obbligatorio con il preset 'custom'" in message
-    assert "`model` è obbligatorio" in message
-    assert "`temperature` dev'essere tra 0 e 2, trovato 3" in message
-    assert "`max_retries` dev'essere >= 0, trovato -1" in message
-    assert "`budget_cost` richiede `price_per_1k_prompt`" in message
-    with pytest.raises(ValueError, match="`preset` dev'essere uno tra"):
+    assert "`max_concurrency`: dev'essere > 0, trovato 0" in message
+    assert "`base_url`: è obbligatorio con il preset 'custom'" in message
+    assert "`model`: è obbligatorio" in message
+    assert "`temperature`: dev'essere tra 0 e 2, trovato 3" in message
+    assert "`max_retries`: dev'essere >= 0, trovato -1" in message
+    assert "`budget_cost`: richiede `price_per_1k_prompt`" in message
+    with pytest.raises(ValueError, match="`preset`: 'azure' non è ammesso, usa uno tra"):
         TeacherConfig(preset="azure")
 
 

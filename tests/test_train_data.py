@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import models
 from pipeline.train import data
 from pipeline.train.check import preflight
 from pipeline.train.config import PRESETS, TrainConfig, load_config
@@ -25,7 +26,7 @@ def _text(tokenizer, encoded: data.Encoded, trained: bool) -> str:
 
 
 def test_only_assistant_turns_and_their_end_token_are_trained(tokenizer):
-    eot = data.end_of_turn_ids(tokenizer)
+    eot = models.end_of_turn_ids(tokenizer)
     messages = [
         {"role": "system", "content": "Sei un assistente che risponde in italiano."},
         {"role": "user", "content": "Qual è la capitale d'Italia?"},
@@ -45,7 +46,7 @@ def test_only_assistant_turns_and_their_end_token_are_trained(tokenizer):
 
 
 def test_preview_marks_the_end_of_turn_token(tokenizer):
-    eot = data.end_of_turn_ids(tokenizer)
+    eot = models.end_of_turn_ids(tokenizer)
     messages = [{"role": "user", "content": "Ciao!"}, {"role": "assistant", "content": "Ciao, come posso aiutarti?"}]
     preview = data.preview(tokenizer, messages, eot)
     assert preview.eot_trained
@@ -58,23 +59,23 @@ def test_preview_marks_the_end_of_turn_token(tokenizer):
 def test_a_model_without_chat_template_is_refused_unless_one_is_chosen(tokenizer):
     tokenizer = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
     tokenizer.chat_template = None
-    with pytest.raises(data.TemplateError, match="chat_template: chatml"):
-        data.apply_template(tokenizer, None, "modello-senza-template")
-    data.apply_template(tokenizer, "chatml", "modello-senza-template")
+    with pytest.raises(models.TemplateError, match="chat_template: chatml"):
+        models.apply_template(tokenizer, None, "modello-senza-template")
+    models.apply_template(tokenizer, "chatml", "modello-senza-template")
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": "Ciao"}], tokenize=False)
     assert rendered == "<|im_start|>user\nCiao<|im_end|>\n"
-    with pytest.raises(data.TemplateError, match="non esiste"):
-        data.apply_template(tokenizer, "/nessun/file.jinja", "x")
+    with pytest.raises(models.TemplateError, match="non esiste"):
+        models.apply_template(tokenizer, "/nessun/file.jinja", "x")
 
 
 def test_config_values_are_checked_with_field_names():
     with pytest.raises(ValueError) as e:
         TrainConfig.from_dict({"lora_r": 0, "packing": True, "group_by_length": True, "attention": "veloce"})
     message = str(e.value)
-    assert "`lora_r` dev'essere > 0, trovato 0" in message
+    assert "`lora_r`: dev'essere > 0, trovato 0" in message
     assert "`packing` e `group_by_length`" in message
     assert "`attention`: 'veloce'" in message
-    with pytest.raises(ValueError, match="Campi sconosciuti.*'lora_rank'"):
+    with pytest.raises(ValueError, match="`lora_rank`: campo sconosciuto"):
         TrainConfig.from_dict({"lora_rank": 8})
     with pytest.raises(ValueError, match="`preset`: 'gpt-5'"):
         TrainConfig.from_dict({"preset": "gpt-5"})
@@ -110,18 +111,18 @@ def test_preflight_refuses_impossible_combinations(bundled_model, tmp_path):
         {"qlora": True, "target_modules": ["q_proj", "attn_qkv"], "dataset": str(drafts), "attention": "eager"}
     )
     problems = preflight(config)
-    text = "\n".join(problems)
+    text = "\n".join(map(str, problems))
     assert "`qlora`: QLoRA a 4 bit richiede una GPU CUDA" in text
     assert "`target_modules`: attn_qkv non esiste in questo modello" in text and "q_proj" in text
     assert "`dataset`:" in text and "non ha esempi approvati" in text
-    assert preflight(TrainConfig.from_dict({"model": "nessuno/modello-inesistente"}))[0].startswith("`model`:")
+    assert str(preflight(TrainConfig.from_dict({"model": "nessuno/modello-inesistente"}))[0]).startswith("`model`:")
 
 
 def test_packed_examples_do_not_attend_to_each_other(bundled_model):
     """Packing without padding relies on position_ids restarting per example; the mask must follow them."""
     import torch
 
-    from pipeline.train.run import load_model
+    from pipeline.train.sft import load_model
 
     model = load_model(TrainConfig(), bundled_model, cuda=False).eval()
     a = torch.tensor([[1, 520, 3316, 28, 1380, 4513, 30]])
@@ -187,7 +188,7 @@ def test_qlora_and_attention_settings_reach_from_pretrained(monkeypatch):
     import torch
     import transformers.utils
 
-    from pipeline.train.run import model_kwargs
+    from pipeline.train.sft import model_kwargs
 
     cpu = model_kwargs(TrainConfig.from_dict({}), cuda=False)
     assert cpu == {"dtype": torch.float32, "attn_implementation": "sdpa"}

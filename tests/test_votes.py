@@ -210,16 +210,16 @@ def test_foreign_files_are_ignored_and_a_damaged_vote_names_its_file(tmp_path: P
     with pytest.raises(ValueError, match=damaged.name):
         store.all()
     damaged.write_text(yaml.safe_dump({**make_vote("base").to_dict(), "verdict": "forse"}), encoding="utf-8")
-    with pytest.raises(ValueError, match=f"(?s){damaged.name}.*campo 'verdict'"):
+    with pytest.raises(ValueError, match=f"(?s){damaged.name}.*`verdict`"):
         store.all()
 
 
 def test_invalid_verdict_and_tag_errors_name_the_field_and_the_allowed_values():
-    with pytest.raises(ValueError, match="campo 'verdict': 'A' non valido, usa uno tra a, b, tie, both_bad"):
+    with pytest.raises(ValueError, match="`verdict`: 'A' non valido, usa uno tra a, b, tie, both_bad"):
         Vote(**{**make_vote("finetuned").to_dict(), "verdict": "A"})
-    with pytest.raises(ValueError, match=f"campo 'tags': 'ortografia' non valido, usa uno tra {', '.join(TAGS)}"):
+    with pytest.raises(ValueError, match=f"`tags`: 'ortografia' non valido, usa uno tra {', '.join(TAGS)}"):
         make_vote("finetuned", tags=["grammatica", "ortografia"])
-    with pytest.raises(ValueError, match="campo 'sides'"):
+    with pytest.raises(ValueError, match="`sides`"):
         Vote.from_dict({**make_vote("base").to_dict(), "sides": {"A": "base", "B": "base"}})
     with pytest.raises(ValueError, match="mancano i campi answer_b"):
         Vote.from_dict({k: v for k, v in make_vote("base").to_dict().items() if k != "answer_b"})

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.dataset import count_words
+from pipeline.errors import Problems
+from pipeline.i18n import Message
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
@@ -78,24 +80,20 @@ class FilterConfig:
     """Keep outputs that refuse the task (for sets that teach well-made refusals)."""
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = Problems()
         for name in ("instruction_min_words", "instruction_max_words", "output_min_words", "output_max_words"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                problems.append(f"`{name}` deve essere un intero >= 1, invece è {value!r}")
+            problems.check(value >= 1, name, Message("must_be_at_least", minimum=1, value=value))
         for low, high in (
             ("instruction_min_words", "instruction_max_words"),
             ("output_min_words", "output_max_words"),
         ):
             a, b = getattr(self, low), getattr(self, high)
-            if isinstance(a, int) and isinstance(b, int) and a > b:
-                problems.append(f"`{low}` ({a}) non può superare `{high}` ({b})")
+            problems.check(a <= b, low, Message("not_above", value=a, other=high, other_value=b))
         for name in ("min_italian_confidence", "max_foreign_share"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
-                problems.append(f"`{name}` deve essere tra 0 e 1, invece è {value!r}")
-        if problems:
-            raise ValueError("\n".join(problems))
+            problems.check(0 <= value <= 1, name, Message("must_be_between", low=0, high=1, value=value))
+        problems.raise_any()
 
 
 def check(instruction: str, input: str | None, output: str, config: FilterConfig | None = None) -> list[str]:

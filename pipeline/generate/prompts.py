@@ -89,7 +89,7 @@ def answer(example: Example, system: str) -> list[dict]:
     ]
 
 
-def judge(example: Example) -> list[dict]:
+def score_messages(example: Example) -> list[dict]:
     return [
         {"role": "system", "content": "Sei un revisore severo di dataset in italiano."},
         {

@@ -28,11 +28,15 @@ from typing import Any
 import yaml
 
 from pipeline import dataset as ds_mod
-from pipeline.config import bottega_home, read_mapping, refuse_unknown, safe_name
+from pipeline.config import from_mapping, load, save, to_mapping
 from pipeline.dataset import Dataset, Example, Meta
+from pipeline.errors import Problems, UserError, message_of
 from pipeline.files import atomic_write
 from pipeline.generate import prompts
 from pipeline.generate.filters import FilterConfig
+from pipeline.i18n import Message
+from pipeline.jobs import Job
+from pipeline.paths import bottega_home, name_problem
 from pipeline.teacher import TeacherConfig
 
 METHODS = ("self_instruct", "evol_instruct", "orca")
@@ -74,31 +78,38 @@ class GenerationConfig:
     filters: FilterConfig = field(default_factory=FilterConfig)
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.count <= 0:
-            problems.append(f"`count` dev'essere > 0, trovato {self.count}")
-        if self.max_items is not None and self.max_items < self.count:
-            problems.append(f"`max_items` dev'essere >= count ({self.count}), trovato {self.max_items}")
+        problems = Problems()
+        problems.check(self.count > 0, "count", Message("must_be_positive", value=self.count))
+        if self.max_items is not None:
+            problems.check(
+                self.max_items >= self.count,
+                "max_items",
+                Message("must_be_at_least", minimum=self.count, value=self.max_items),
+            )
         unknown = set(self.mix) - set(METHODS)
-        if unknown:
-            problems.append(f"`mix`: metodi sconosciuti {sorted(unknown)}, usa {', '.join(METHODS)}")
+        problems.check(
+            not unknown, "mix", Message("gen_mix_unknown", unknown=sorted(unknown), methods=", ".join(METHODS))
+        )
         if any(v < 0 for v in self.mix.values()) or sum(self.mix.values()) <= 0:
-            problems.append("`mix`: i pesi devono essere >= 0 e non tutti zero")
-        if self.max_depth < 1:
-            problems.append(f"`max_depth` dev'essere >= 1, trovato {self.max_depth}")
-        if not 0 <= self.input_share <= 1:
-            problems.append(f"`input_share` dev'essere tra 0 e 1, trovato {self.input_share}")
-        if not 1 <= self.judge_threshold <= 10:
-            problems.append(f"`judge_threshold` dev'essere tra 1 e 10, trovato {self.judge_threshold}")
+            problems.add("mix", Message("gen_mix_weights"))
+        problems.check(self.max_depth >= 1, "max_depth", Message("must_be_at_least", minimum=1, value=self.max_depth))
+        problems.check(
+            0 <= self.input_share <= 1,
+            "input_share",
+            Message("must_be_between", low=0, high=1, value=self.input_share),
+        )
+        problems.check(
+            1 <= self.judge_threshold <= 10,
+            "judge_threshold",
+            Message("must_be_between", low=1, high=10, value=self.judge_threshold),
+        )
         if not Path(self.output).name.endswith(".yaml"):
-            problems.append(f"`output` dev'essere un file .yaml, trovato {self.output!r}")
+            problems.add("output", Message("gen_output_yaml", value=self.output))
         elif not self.run_dir:
-            try:  # the output's name becomes the run folder under $BOTTEGA_HOME
-                safe_name(Path(self.output).stem, "output")
-            except ValueError as e:
-                problems.append(f"{e}; oppure indica la cartella della run in `run_dir`")
-        if problems:
-            raise ValueError("Configurazione della generazione non valida:\n- " + "\n- ".join(problems))
+            problem = name_problem(Path(self.output).stem)  # the run folder's name under $BOTTEGA_HOME
+            if problem is not None:
+                problems.add("output", Message("gen_output_name", problem=problem))
+        problems.raise_any()
 
     @property
     def run_path(self) -> Path:
@@ -106,18 +117,14 @@ class GenerationConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> GenerationConfig:
-        refuse_unknown(cls, raw)
-        raw = dict(raw)
-        raw["teacher"] = TeacherConfig(**(raw.get("teacher") or {}))
-        raw["filters"] = FilterConfig(**(raw.get("filters") or {}))
-        return cls(**raw)
+        return from_mapping(cls, raw)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return to_mapping(self)
 
 
-def load_config(path: str | Path) -> GenerationConfig:
-    return GenerationConfig.from_dict(read_mapping(path))
+def load_config(path: str | Path, arg: str = "--config") -> GenerationConfig:
+    return load(GenerationConfig, path, arg)
 
 
 class Journal:
@@ -161,7 +168,7 @@ class Journal:
 class Status:
     """What the UI shows: written to `status.json` after every item."""
 
-    state: str = "running"  # running, finished, stopped, budget, failed
+    state: str = "running"  # one of pipeline.jobs.STATES; a spent budget stops the run with a message
     accepted: int = 0
     rejected: int = 0
     target: int = 0
@@ -171,17 +178,18 @@ class Status:
     requests: int = 0  # teacher replies received by this process (a resumed run counts from 0)
     in_flight: int = 0  # teacher requests sent and not answered yet
     latest: list[dict] = field(default_factory=list)
-    message: str = ""
+    message: str | Message = ""
     output: str = ""
 
 
 class Run:
-    """One generation run over a journal. `await Run(config).execute()`."""
+    """One generation run over a journal, in its job's folder. `await Run(config, job).execute(teacher)`."""
 
-    def __init__(self, config: GenerationConfig, on_status: Callable[[Status], None] | None = None):
+    def __init__(self, config: GenerationConfig, job: Job, on_status: Callable[[Status], None] | None = None):
         self.config = config
         self.on_status = on_status  # called with the status each time status.json is rewritten
-        self.dir = config.run_path
+        self.job = job
+        self.dir = job.dir
         self.journal = Journal(self.dir / "journal.jsonl")
         seed = ds_mod.load(config.seed_dataset)
         self.seed = [e for e in seed.examples if e.meta.status == "approved"] or seed.examples
@@ -304,7 +312,7 @@ class Run:
         if not reasons:
             reasons = filters.check(candidate.instruction, candidate.input, candidate.output, self.config.filters)
         if not reasons and self.config.judge:
-            verdict = await self.ask(item, "judge", prompts.judge(candidate), prompts.JUDGE_KEYS)
+            verdict = await self.ask(item, "judge", prompts.score_messages(candidate), prompts.JUDGE_KEYS)
             candidate.meta.judge_score = _score(verdict.get("punteggio"))
             if candidate.meta.judge_score is None or candidate.meta.judge_score < self.config.judge_threshold:
                 reasons.append("giudice")
@@ -349,7 +357,7 @@ class Run:
             self.status.cost = cost_before if usage.cost is None else (cost_before or 0.0) + usage.cost
             self.status.requests, self.status.in_flight = usage.requests, self.teacher.in_flight
         self.status.latest = [v["example"] for v in self._accepted()[-5:]]
-        atomic_write(self.dir / "status.json", json.dumps(dataclasses.asdict(self.status), indent=1).encode())
+        self.job.update(**dataclasses.asdict(self.status))
         if self.on_status is not None:
             self.on_status(self.status)
 
@@ -382,14 +390,13 @@ class Run:
         atomic_write(self.dir / "rejects.yaml", text.encode("utf-8"))
 
     def stop_requested(self) -> bool:
-        return (self.dir / "STOP").exists()
+        return self.job.stop_requested
 
     async def execute(self, teacher) -> Status:
         """Run until `count` accepted, `max_items` tried, the budget ends or a stop is requested."""
         from pipeline.teacher import BudgetExhausted
 
         self.teacher = teacher
-        (self.dir / "STOP").unlink(missing_ok=True)
         self.refresh_status()
         max_items = self.config.max_items or 5 * self.config.count
         pending = iter(i for i in range(max_items) if i not in self.journal.verdicts)
@@ -414,11 +421,11 @@ class Run:
             elif self.status.accepted >= self.config.count:
                 self.status.state = "finished"
             else:
-                self.status.state, self.status.message = "finished", f"provati tutti i {max_items} candidati"
+                self.status.state, self.status.message = "finished", Message("gen_all_tried", count=max_items)
         except BudgetExhausted as e:
-            self.status.state, self.status.message = "budget", str(e)
+            self.status.state, self.status.message = "stopped", Message("gen_budget_spent", detail=message_of(e))
         except Exception as e:
-            self.status.state, self.status.message = "failed", str(e)
+            self.status.state, self.status.message = "failed", message_of(e)
             raise
         finally:
             reporter.cancel()
@@ -433,32 +440,33 @@ def generate(config: GenerationConfig, on_status: Callable[[Status], None] | Non
     `on_status` sees the status each time it changes (after each item, and every STATUS_EVERY_S meanwhile)."""
     from pipeline.teacher import Teacher
 
-    save_config(config)
-    server = None
-    teacher_config = config.teacher
-    if teacher_config.preset == "local" and not teacher_config.base_url:
-        from pipeline import models
-        from pipeline.serve import start_local_server
+    with Job(config.run_path).running() as job:
+        save_config(config)
+        server = None
+        teacher_config = config.teacher
+        if teacher_config.preset == "local" and not teacher_config.base_url:
+            from pipeline import models
+            from pipeline.serve import start_local_server
 
-        server = start_local_server(
-            models.resolve(config.local_model),
-            config.run_path / "serve.log",
-            concurrency=teacher_config.max_concurrency,
-            context_tokens=teacher_config.max_tokens + PROMPT_TOKENS,
-            batching=config.local_batching,
-        )
-        teacher_config = dataclasses.replace(teacher_config, base_url=server.base_url, model=server.model)
-    try:
-        run = Run(config, on_status)
+            server = start_local_server(
+                models.resolve(config.local_model),
+                job.dir / "serve.log",
+                concurrency=teacher_config.max_concurrency,
+                context_tokens=teacher_config.max_tokens + PROMPT_TOKENS,
+                batching=config.local_batching,
+            )
+            teacher_config = dataclasses.replace(teacher_config, base_url=server.base_url, model=server.model)
+        try:
+            run = Run(config, job, on_status)
 
-        async def main() -> Status:
-            async with Teacher(teacher_config) as teacher:
-                return await run.execute(teacher)
+            async def main() -> Status:
+                async with Teacher(teacher_config) as teacher:
+                    return await run.execute(teacher)
 
-        return asyncio.run(main())
-    finally:
-        if server is not None:
-            server.stop()
+            return asyncio.run(main())
+        finally:
+            if server is not None:
+                server.stop()
 
 
 class _Rejected(Exception):
@@ -468,9 +476,7 @@ class _Rejected(Exception):
 
 def save_config(config: GenerationConfig) -> Path:
     """The run's config, seed included, next to its journal."""
-    path = config.run_path / "config.yaml"
-    atomic_write(path, yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False).encode("utf-8"))
-    return path
+    return save(config, config.run_path / "config.yaml")
 
 
 def start(config: GenerationConfig, env: dict[str, str] | None = None) -> Path:
@@ -478,14 +484,13 @@ def start(config: GenerationConfig, env: dict[str, str] | None = None) -> Path:
 
     Starting again with the same output resumes the run from its journal. `env` is added to the job's environment
     only (on a Space, the visitor's OAuth token as the Hugging Face teacher's key): it is never written anywhere."""
-    from pipeline.jobs import launch
-
-    run_dir = config.run_path
+    job = Job(config.run_path)
+    if job.active:
+        raise UserError(Message("job_already_running", name=job.name))
     config_path = save_config(config)
-    atomic_write(run_dir / "status.json", json.dumps({**dataclasses.asdict(Status(target=config.count)),
-                                                             "state": "starting"}).encode())  # fmt: skip
-    launch(["generate", "--config", str(config_path)], run_dir / "log.txt", pid_file=run_dir / "pid", env=env)
-    return run_dir
+    first = dataclasses.asdict(Status(target=config.count))
+    fields = {k: v for k, v in first.items() if k not in ("state", "message")}
+    return job.launch(["generate", "--config", str(config_path)], env=env, **fields)
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,7 @@ def base_model_id(config: TrainConfig) -> str | None:
     """The base model's Hub id for the card's metadata: the bundled model's upstream id, a Hub id as given, or None
     for a local folder (which means nothing on the Hub)."""
     from pipeline import models
-    from pipeline.hub import is_repo_id
+    from pipeline.paths import is_repo_id
 
     if config.model in models.BUNDLED:
         return "HuggingFaceTB/SmolLM2-135M-Instruct"

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import dataset, models
+from pipeline.errors import UserError, message_of
+from pipeline.i18n import Message
 from pipeline.train import data
 from pipeline.train.config import TrainConfig
 
@@ -29,53 +31,59 @@ def linear_modules(model_config: Any) -> set[str]:
     return {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
 
 
-def preflight(config: TrainConfig) -> list[str]:
-    """Every reason the run cannot start, each naming the field and the fix. Empty when it can."""
+def _problem(field: str, problem: str | Message) -> Message:
+    return Message("field_problem", field=field, problem=problem)
+
+
+def preflight(config: TrainConfig) -> list[str | Message]:
+    """Every reason the run cannot start, each naming the field and the fix (a `Message`, shown with `str()`). Empty
+    when it can."""
     from transformers import AutoConfig, AutoTokenizer
 
-    problems = []
+    problems: list[str | Message] = []
     cuda = _cuda()
     if config.qlora and not cuda:
-        problems.append("`qlora`: QLoRA a 4 bit richiede una GPU CUDA; su questa macchina usa `qlora: false` (LoRA)")
+        problems.append(_problem("qlora", Message("check_qlora_needs_cuda")))
     if config.qlora and importlib.util.find_spec("bitsandbytes") is None:
-        problems.append("`qlora`: manca il pacchetto bitsandbytes (pip install -r spaces/requirements-gpu.txt)")
+        problems.append(_problem("qlora", Message("check_no_bitsandbytes")))
     if config.attention == "flash_attention_2" and not (cuda and importlib.util.find_spec("flash_attn")):
-        problems.append('`attention`: flash_attention_2 richiede CUDA e flash-attn installato; usa "auto" o "sdpa"')
+        problems.append(_problem("attention", Message("check_flash_attention")))
     if config.num_processes > 1 and cuda:
         import torch
 
         if torch.cuda.device_count() < config.num_processes:
-            problems.append(
-                f"`num_processes`: {config.num_processes} processi ma solo {torch.cuda.device_count()} GPU visibili"
-            )
+            gpus = Message("check_gpus", processes=config.num_processes, gpus=torch.cuda.device_count())
+            problems.append(_problem("num_processes", gpus))
     try:
         model_dir = models.resolve(config.model)
     except models.ModelError as e:
-        return [*problems, f"`model`: {e}"]
+        return [*problems, _problem("model", message_of(e))]
     model_config = AutoConfig.from_pretrained(model_dir)
     if isinstance(config.target_modules, list):
         available = linear_modules(model_config) - {"lm_head"}
         unknown = [m for m in config.target_modules if m not in available]
         if unknown:
-            problems.append(
-                f"`target_modules`: {', '.join(unknown)} non esiste in questo modello; "
-                f'moduli lineari disponibili: {", ".join(sorted(available))} (oppure "all-linear")'
+            modules = Message(
+                "check_unknown_modules", unknown=", ".join(unknown), available=", ".join(sorted(available))
             )
+            problems.append(_problem("target_modules", modules))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     try:
-        data.apply_template(tokenizer, config.chat_template, config.model)
-    except data.TemplateError as e:
-        problems.append(str(e))
+        models.apply_template(tokenizer, config.chat_template, config.model)
+    except models.TemplateError as e:
+        problems += e.items
     try:
         conversations = data.load_conversations(config)
     except dataset.DatasetError as e:
-        problems += [f"`dataset`: {p}" for p in e.problems]
+        problems += [_problem("dataset", p) for p in e.items]
+    except UserError as e:  # it names `dataset` itself
+        problems += e.items
     except (ValueError, OSError) as e:
-        problems.append(f"`dataset`: {e}")
+        problems.append(_problem("dataset", str(e)))
     else:
         train_rows, _ = data.split(conversations, config.eval_share, config.seed)
         if not train_rows:
-            problems.append(f"`dataset`: {config.dataset} non ha esempi da addestrare")
+            problems.append(_problem("dataset", Message("check_no_examples", dataset=config.dataset)))
     return problems
 
 

@@ -7,14 +7,14 @@ the model or the dataset (QLoRA without CUDA, an unknown target module, no appro
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from pipeline.config import bottega_home, read_mapping, refuse_unknown, safe_name
+from pipeline.config import dump, from_mapping, load, save, to_mapping
+from pipeline.errors import Problems, UserError
+from pipeline.i18n import Message
+from pipeline.paths import bottega_home, name_problem, safe_name
 
 ATTENTION = ("auto", "sdpa", "eager", "flash_attention_2")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
@@ -124,68 +124,93 @@ class TrainConfig:
     run_dir: str | None = None
 
     def __post_init__(self) -> None:
-        problems = []
-
-        def positive(name: str) -> None:
-            if getattr(self, name) <= 0:
-                problems.append(f"`{name}` dev'essere > 0, trovato {getattr(self, name)}")
-
+        problems = Problems()
         for name in ("lora_r", "lora_alpha", "max_length", "learning_rate", "batch_size", "grad_accum"):
-            positive(name)
+            value = getattr(self, name)
+            problems.check(value > 0, name, Message("must_be_positive", value=value))
         for name in ("eval_steps", "save_steps", "logging_steps", "num_processes"):
-            positive(name)
-        if self.max_steps <= 0 and self.epochs <= 0:
-            problems.append("imposta `epochs` > 0 oppure `max_steps` > 0")
-        if not 0 <= self.lora_dropout < 1:
-            problems.append(f"`lora_dropout` dev'essere tra 0 e 1, trovato {self.lora_dropout}")
-        if not 0 <= self.eval_share < 0.5:
-            problems.append(f"`eval_share` dev'essere tra 0 e 0.5, trovato {self.eval_share}")
-        if not 0 <= self.warmup_ratio < 1:
-            problems.append(f"`warmup_ratio` dev'essere tra 0 e 1, trovato {self.warmup_ratio}")
-        if self.neftune_alpha is not None and self.neftune_alpha <= 0:
-            problems.append(f"`neftune_alpha` dev'essere > 0 (o vuoto), trovato {self.neftune_alpha}")
+            value = getattr(self, name)
+            problems.check(value > 0, name, Message("must_be_positive", value=value))
+        problems.check(self.max_steps > 0 or self.epochs > 0, "epochs", Message("train_epochs_or_steps"))
+        problems.check(
+            0 <= self.lora_dropout < 1,
+            "lora_dropout",
+            Message("must_be_between", low=0, high=1, value=self.lora_dropout),
+        )
+        problems.check(
+            0 <= self.eval_share < 0.5,
+            "eval_share",
+            Message("must_be_between", low=0, high=0.5, value=self.eval_share),
+        )
+        problems.check(
+            0 <= self.warmup_ratio < 1,
+            "warmup_ratio",
+            Message("must_be_between", low=0, high=1, value=self.warmup_ratio),
+        )
+        if self.neftune_alpha is not None:
+            problems.check(
+                self.neftune_alpha > 0, "neftune_alpha", Message("train_neftune_positive", value=self.neftune_alpha)
+            )
         for name, allowed in (
             ("attention", ATTENTION),
             ("lr_scheduler", SCHEDULERS),
             ("compute_dtype", COMPUTE_DTYPES),
         ):
-            if getattr(self, name) not in allowed:
-                problems.append(f"`{name}`: {getattr(self, name)!r} non è ammesso, usa uno tra {', '.join(allowed)}")
-        if self.packing and self.group_by_length:
-            problems.append("`packing` e `group_by_length` si escludono: scegline uno")
+            value = getattr(self, name)
+            problems.check(value in allowed, name, Message("must_be_one_of", value=value, choices=", ".join(allowed)))
+        problems.check(
+            not (self.packing and self.group_by_length), "group_by_length", Message("train_packing_or_group")
+        )
         if isinstance(self.target_modules, str) and self.target_modules != "all-linear":
             self.target_modules = [self.target_modules]
-        if isinstance(self.target_modules, list) and not self.target_modules:
-            problems.append('`target_modules` è vuoto: usa "all-linear" o dei nomi come [q_proj, v_proj]')
-        try:  # the run folder's name under $BOTTEGA_HOME
+        problems.check(self.target_modules != [], "target_modules", Message("train_targets_empty"))
+        problem = name_problem(self.name)  # the run folder's name under $BOTTEGA_HOME
+        if problem is None:
             self.name = safe_name(self.name, "name")
-        except ValueError as e:
-            problems.append(str(e))
-        if self.preset is not None and self.preset not in PRESETS:
-            problems.append(f"`preset`: {self.preset!r} sconosciuto, usa uno tra {', '.join(PRESETS)}")
-        if problems:
-            raise ValueError("Configurazione dell'addestramento non valida:\n- " + "\n- ".join(problems))
+        problems.check(problem is None, "name", problem)
+        if self.preset is not None:
+            problems.check(self.preset in PRESETS, "preset", Message("must_be_one_of", value=self.preset,
+                                                                     choices=", ".join(PRESETS)))  # fmt: skip
+        problems.raise_any()
 
     @property
     def run_path(self) -> Path:
         return Path(self.run_dir) if self.run_dir else bottega_home() / "runs" / "train" / self.name
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
-        """Preset values first, then the user's: a YAML that names only `preset` and `dataset` is a whole run."""
-        refuse_unknown(cls, raw)
+    def defaults(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """The preset's values (the default preset unless `preset` says otherwise): a YAML that names only `preset`
+        and `dataset` is a whole run. An unknown preset gives none, and `__post_init__` names it."""
         preset = raw.get("preset", DEFAULT_PRESET)
-        if preset is not None and preset not in PRESETS:
-            raise ValueError(f"`preset`: {preset!r} sconosciuto, usa uno tra {', '.join(PRESETS)}")
-        return cls(**{**PRESETS.get(preset, {}), **raw})
+        return dict(PRESETS[preset]) if isinstance(preset, str) and preset in PRESETS else {}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        return from_mapping(cls, raw)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return to_mapping(self)
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    return TrainConfig.from_dict(read_mapping(path))
+def load_config(path: str | Path, arg: str = "--config") -> TrainConfig:
+    return load(TrainConfig, path, arg)
 
 
-def dump_config(config: TrainConfig) -> str:
-    return yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False)
+def dump_config(train_config: TrainConfig) -> str:
+    return dump(train_config)
+
+
+def save_run_config(train_config: TrainConfig) -> Path:
+    """The run's config.yaml in its folder (created), the one way a run's config is written."""
+    return save(train_config, train_config.run_path / "config.yaml")
+
+
+def load_run_config(run_dir: str | Path, arg: str = "--resume") -> TrainConfig:
+    """The config a run folder holds, its `run_dir` set to that folder; UserError naming `arg` if `run_dir` is not a
+    run folder."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(Message("run_folder_missing", arg=arg, path=run_dir))
+    train_config = load(TrainConfig, run_dir / "config.yaml", arg)
+    train_config.run_dir = str(run_dir)
+    return train_config

@@ -10,13 +10,16 @@ not (SmolLM2's template has none, and TRL cannot patch it).
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import dataset as yaml_dataset
 from pipeline import formats
+from pipeline.errors import UserError
+from pipeline.i18n import Message
+from pipeline.models import TemplateError
+from pipeline.paths import is_repo_id
 
 if TYPE_CHECKING:
     import datasets
@@ -24,15 +27,6 @@ if TYPE_CHECKING:
     from pipeline.train.config import TrainConfig
 
 IGNORE = -100
-
-CHATML = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>'"
-    " + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-
-
-class TemplateError(ValueError):
-    """The chat template cannot be used for training as it is."""
 
 
 @dataclass
@@ -67,12 +61,10 @@ def _download(repo_id: str, split: str) -> Path:
     try:
         loaded = datasets.load_dataset(repo_id, split=split)
     except Exception as e:  # datasets raises many kinds when offline or on a bad id
-        offline = " (modalità offline: HF_HUB_OFFLINE=1)" if constants.HF_HUB_OFFLINE else ""
-        raise ValueError(
-            f"`dataset`: non riesco a caricare '{repo_id}' (split '{split}') dall'Hub{offline}: {e}. "
-            "Controlla l'id e la connessione, oppure indica un file YAML locale."
-        ) from e
-    from pipeline.config import bottega_home
+        offline = Message("data_offline") if constants.HF_HUB_OFFLINE else ""
+        problem = Message("data_hub_failed", repo=repo_id, split=split, offline=offline, error=str(e))
+        raise UserError(Message("field_problem", field="dataset", problem=problem)) from e
+    from pipeline.paths import bottega_home
 
     path = bottega_home() / "cache" / "hub-datasets" / f"{repo_id.replace('/', '--')}-{split}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,44 +83,13 @@ def split(conversations: list, eval_share: float, seed: int) -> tuple[list, list
     return [c for i, c in enumerate(conversations) if i not in held], [conversations[i] for i in sorted(held)]
 
 
-def apply_template(tokenizer: Any, choice: str | None, model: str) -> None:
-    """Set the template the run uses; refuse a model without one unless the user picked one."""
-    if choice == "chatml":
-        tokenizer.chat_template = CHATML
-    elif choice:
-        path = Path(choice)
-        if not path.is_file():
-            raise TemplateError(f'`chat_template`: il file {choice!r} non esiste; usa "chatml" o un file .jinja')
-        tokenizer.chat_template = path.read_text(encoding="utf-8")
-    elif not tokenizer.chat_template:
-        raise TemplateError(
-            f"Il modello '{model}' non ha un chat template: scegline uno con `chat_template: chatml` "
-            "o con il percorso di un file .jinja."
-        )
-
-
 def load_tokenizer(config: TrainConfig) -> tuple[Path, Any, set[int]]:
-    """The model's folder, its tokenizer with the run's chat template, and the ids that end an assistant turn."""
-    from transformers import AutoTokenizer, GenerationConfig
-
+    """The model's folder, its tokenizer with the run's chat template (refused if it has none), and the ids that end
+    an assistant turn."""
     from pipeline import models
 
-    model_dir = models.resolve(config.model)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    apply_template(tokenizer, config.chat_template, config.model)
-    try:
-        generation_eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
-    except OSError:
-        generation_eos = None
-    return model_dir, tokenizer, end_of_turn_ids(tokenizer, generation_eos)
-
-
-def end_of_turn_ids(tokenizer: Any, generation_eos: int | list[int] | None = None) -> set[int]:
-    """Token ids that end an assistant turn: the tokenizer's EOS and the generation config's EOS ids."""
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    if generation_eos is not None:
-        ids |= set(generation_eos if isinstance(generation_eos, list) else [generation_eos])
-    return ids
+    return models.load_tokenizer(models.resolve(config.model), config.model, config.chat_template,
+                                 require_template=True)  # fmt: skip
 
 
 def _render(tokenizer: Any, messages: list[dict], generation_prompt: bool = False) -> list[int]:
@@ -152,11 +113,7 @@ def encode(tokenizer: Any, messages: list[dict], eot_ids: set[int], assistant_on
         start = len(_render(tokenizer, messages[:i], generation_prompt=True)) if i else 0
         upto = _render(tokenizer, messages[: i + 1])
         if ids[: len(upto)] != upto or start > len(upto):
-            raise TemplateError(
-                "Il chat template non rende i turni in modo incrementale (il prefisso di una conversazione cambia "
-                "quando si aggiunge un turno): non posso mascherare i prompt. Scegli `chat_template: chatml` "
-                "oppure disattiva `assistant_only_loss`."
-            )
+            raise TemplateError(Message("data_template_not_incremental"))
         end = len(upto)
         # Keep the end-of-turn token, drop what the template adds after it (a newline, usually).
         eot = [j for j in range(start, end) if ids[j] in eot_ids]
@@ -203,9 +160,6 @@ def preview(tokenizer: Any, messages: list[dict], eot_ids: set[int], assistant_o
     return Preview(segments, len(encoded.input_ids), encoded.trained, eot)
 
 
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w-]*(\.[\w-]+)*/[A-Za-z0-9][\w-]*(\.[\w-]+)*")
-
-
 def dataset_source(choice: str) -> str:
     """What the app's dataset picker may name: a dataset of the datasets folder (its file) or a Hub id. Nothing
     else: a path typed by a visitor must not reach files outside the datasets folder."""
@@ -214,19 +168,14 @@ def dataset_source(choice: str) -> str:
     choice = (choice or "").strip()
     if choice in editor.list_datasets():
         return str(editor.dataset_path(choice))
-    if _HUB_ID.fullmatch(choice) and not choice.endswith((".yaml", ".yml")):
+    if is_repo_id(choice) and not choice.endswith((".yaml", ".yml")):
         # Training reads an id that names an existing path as that local path (see load_conversations).
         if any((base / choice).exists() for base in (Path.cwd(), Path(__file__).resolve().parents[2])):
-            raise yaml_dataset.DatasetError(
-                [f"campo 'dataset': {choice!r} è un percorso locale, non un id dell'Hub: scegline uno dall'elenco"]
-            )
+            problem = Message("data_local_path", value=choice)
+            raise yaml_dataset.DatasetError([Message("field_problem", field="dataset", problem=problem)])
         return choice
-    raise yaml_dataset.DatasetError(
-        [
-            f"campo 'dataset': {choice!r} non va bene: scegline uno dall'elenco, oppure scrivi l'id di un dataset "
-            "dell'Hub (utente/nome)"
-        ]
-    )
+    problem = Message("data_bad_source", value=choice)
+    raise yaml_dataset.DatasetError([Message("field_problem", field="dataset", problem=problem)])
 
 
 def template_source(choice: str | None) -> str | None:
@@ -235,5 +184,6 @@ def template_source(choice: str | None) -> str | None:
     if not choice:
         return None
     if choice != "chatml":
-        raise TemplateError(f"campo 'chat_template': {choice!r} non è ammesso qui: lascialo vuoto o scegli 'chatml'")
+        problem = Message("data_template_not_allowed", value=choice)
+        raise TemplateError(Message("field_problem", field="chat_template", problem=problem))
     return choice

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.i18n import t
 from pipeline.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -95,12 +96,10 @@ class TokenizerReport:
     """Italian words and the readable pieces the tokenizer splits them into."""
 
     def summary_it(self) -> str:
-        """One Italian sentence for the UI."""
+        """One sentence for the UI, in the current language, about the cost of Italian."""
         extra = round((self.ratio - 1) * 100)
-        return (
-            f"In italiano questo tokenizer usa {_it_decimal(self.it_tokens_per_word)} token per parola "
-            f"contro {_it_decimal(self.en_tokens_per_word)} in inglese ({extra:+d}%)."
-        )
+        it, en = _it_decimal(self.it_tokens_per_word), _it_decimal(self.en_tokens_per_word)
+        return t("report_tokenizer_summary", it=it, en=en, extra=extra)
 
 
 def token_pieces(tokenizer: PreTrainedTokenizerBase, text: str) -> list[str]:
@@ -223,20 +222,20 @@ class MemoryEstimate:
     advice: list[str]
 
     def table(self) -> list[tuple[str, str]]:
-        """Rows (component, size) for a UI table, in Italian."""
+        """Rows (component, size) for a UI table, in the current language."""
         rows = [
-            ("Pesi del modello", self.weights),
-            ("Adattatori LoRA", self.lora),
-            ("Gradienti (solo LoRA)", self.gradients),
-            ("Ottimizzatore AdamW", self.optimizer),
-            ("Attivazioni", self.activations),
-            ("Totale stimato", self.total),
+            ("report_weights", self.weights),
+            ("report_lora", self.lora),
+            ("report_gradients", self.gradients),
+            ("report_optimizer", self.optimizer),
+            ("report_activations", self.activations),
+            ("report_total", self.total),
         ]
         if self.device == "cuda":
-            rows.insert(-1, ("CUDA e framework", self.overhead))
+            rows.insert(-1, ("report_overhead", self.overhead))
         if self.available is not None:
-            rows.append(("Disponibile", self.available))
-        return [(label, format_gib(size)) for label, size in rows]
+            rows.append(("report_available", self.available))
+        return [(t(label), format_gib(size)) for label, size in rows]
 
 
 def format_gib(size: int) -> str:
@@ -321,38 +320,26 @@ def memory_estimate(
 
 
 def _advice(config: TrainConfig, counts: ModelCounts, device: str, total: int, fits: bool | None) -> list[str]:
-    """Italian suggestions, each with the memory it would save."""
+    """Suggestions in the current language, each with the memory it would save."""
 
     def saving(**changes: Any) -> str:
         changed = sum(_components(dataclasses.replace(config, **changes), counts, device).values())
-        return f"circa {format_gib(total - changed)} in meno"
+        return t("report_saving", size=format_gib(total - changed))
 
-    advice = []
-    if fits is False:
-        advice.append("La stima supera la memoria disponibile: l'addestramento si fermerebbe per memoria esaurita.")
-    else:
-        advice.append("La stima supera il 90% della memoria disponibile: c'è poco margine.")
+    advice = [t("report_over_memory" if fits is False else "report_over_90")]
     if device == "cuda" and not config.qlora:
-        advice.append(f"Attiva QLoRA (`qlora: true`): il modello base viene caricato in 4 bit ({saving(qlora=True)}).")
+        advice.append(t("report_use_qlora", saving=saving(qlora=True)))
     if config.batch_size > 1:
         batch = config.batch_size // 2
         accum = config.grad_accum * config.batch_size // batch
-        advice.append(
-            f"Riduci `batch_size` a {batch} e porta `grad_accum` a {accum}: stesso batch effettivo, "
-            f"meno attivazioni ({saving(batch_size=batch)})."
-        )
+        advice.append(t("report_halve_batch", batch=batch, accum=accum, saving=saving(batch_size=batch)))
     if not config.gradient_checkpointing:
-        advice.append(
-            "Attiva `gradient_checkpointing`: ricalcola le attivazioni durante il backward invece di tenerle "
-            f"tutte in memoria, un po' più lento ({saving(gradient_checkpointing=True)})."
-        )
+        advice.append(t("report_checkpointing", saving=saving(gradient_checkpointing=True)))
     if config.max_length > 256:
         length = config.max_length // 2
-        advice.append(
-            f"Accorcia `max_length` a {length}: gli esempi più lunghi verranno tagliati ({saving(max_length=length)})."
-        )
+        advice.append(t("report_shorten", length=length, saving=saving(max_length=length)))
     if fits is False:
-        advice.append("Se non basta, scegli un modello più piccolo o una macchina con più memoria.")
+        advice.append(t("report_smaller_model"))
     return advice
 
 

@@ -1,25 +1,24 @@
-"""Training jobs as the app sees them: start, stop, resume, follow, list. One job at a time per set of devices.
+"""Training runs as the app and the CLI see them: start, stop, resume, follow, list. One run at a time per set of
+devices.
 
 The app never trains in its own process: it writes the run's config.yaml and launches `python -m pipeline train`
-(or `accelerate launch ... -m pipeline train` for several processes) detached, then reads the run folder. A page
-reload or an app restart finds the job again from its folder.
+(or `accelerate launch ... -m pipeline train` for several processes) detached, as a job (`pipeline.jobs`), then
+reads the run folder. A page reload or an app restart finds the job again from its folder, and a run started in a
+terminal is seen the same way.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
-from pipeline import jobs
-from pipeline.config import bottega_home, inside
-from pipeline.files import atomic_write, exclusive_lock, try_lock
-from pipeline.train.config import TrainConfig, dump_config, load_config
-
-ACTIVE = ("starting", "running", "stopping")
+from pipeline.errors import UserError
+from pipeline.files import exclusive_lock, try_lock
+from pipeline.i18n import Message
+from pipeline.jobs import Job, JobStatus, active_jobs, device_lock_path, free_port
+from pipeline.paths import bottega_home, inside
+from pipeline.train.config import TrainConfig, load_run_config, save_run_config
 
 
 def runs_dir() -> Path:
@@ -32,48 +31,30 @@ def run_folder(choice: str, field: str = "run") -> Path:
     root = runs_dir().resolve()
     path = inside(root, (choice or "").strip(), field)
     if path.parent != root or not path.is_dir():
-        raise ValueError(f"campo '{field}': {choice!r} non è una run di addestramento: scegline una dall'elenco")
+        raise UserError(Message("field_problem", field=field, problem=Message("run_not_found", value=choice)))
     return path
 
 
-def _device_lock_path() -> Path:
-    devices = os.environ.get("CUDA_VISIBLE_DEVICES", "all").replace(",", "-") or "none"
-    return bottega_home() / "locks" / f"train-{devices}.lock"
-
-
-def hold_devices() -> IO:
-    """Called by the training process itself: hold the devices' lock for the whole run (the OS drops it if the
-    process dies), so a second run started from anywhere, CLI included, is refused."""
-    lock = try_lock(_device_lock_path())
-    if lock is None:
-        raise ValueError(
-            "Un altro addestramento sta già usando questa GPU (o questa CPU): fermalo o aspetta che finisca."
-        )
-    return lock
-
-
-def status(run_dir: Path) -> dict:
-    return jobs.read_status(run_dir)
+def status(run_dir: Path) -> JobStatus:
+    return Job(run_dir).status()
 
 
 def active_run() -> Path | None:
-    """The run folder of the job that is running now, if any."""
-    if not runs_dir().exists():
-        return None
-    for run_dir in sorted(runs_dir().iterdir()):
-        if status(run_dir).get("state") in ACTIVE:
-            return run_dir
-    return None
+    """The folder of the run that is training now, if any, however it was started."""
+    running = active_jobs(runs_dir())
+    return running[0].dir if running else None
 
 
 def list_runs() -> list[dict]:
-    """Every run, newest first: name, state, step, losses, folder."""
+    """Every run, newest first: name, folder, state, and what its status says (step, losses, ...)."""
     rows = []
     if runs_dir().exists():
         for run_dir in runs_dir().iterdir():
             if (run_dir / "config.yaml").exists():
-                rows.append({"name": run_dir.name, "dir": str(run_dir), **status(run_dir)})
-    return sorted(rows, key=lambda r: r.get("started", 0), reverse=True)
+                found = status(run_dir)
+                rows.append({**found.fields, "name": run_dir.name, "dir": str(run_dir), "state": found.state,
+                             "message": found.message})  # fmt: skip
+    return sorted(rows, key=lambda r: r.get("started") or 0, reverse=True)
 
 
 def finished() -> list[dict]:
@@ -98,68 +79,66 @@ def _command(config: TrainConfig) -> list[str] | None:
         # On CPU too: accelerate's MULTI_CPU needs mpirun, while "multi_gpu" with use_cpu in the training arguments
         # runs torch DDP over gloo.
         prefix += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    return [*prefix, "--main_process_port", str(jobs.free_port()), "-m"]
+    return [*prefix, "--main_process_port", str(free_port()), "-m"]
 
 
-def _launch(config: TrainConfig, args: list[str]) -> Path:
-    run_dir = config.run_path
-    with exclusive_lock(bottega_home() / "locks" / "train-start.lock"):
-        running = active_run()
-        if running is not None:
-            raise ValueError(
-                f"C'è già un addestramento in corso ('{running.name}'): fermalo o aspetta che finisca prima di "
-                "avviarne un altro (un addestramento per GPU)."
-            )
-        # A run that just ended may still be exiting (and freeing its memory): give it a few seconds.
-        deadline = time.monotonic() + 20
-        while (probe := try_lock(_device_lock_path())) is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if probe is None:
-            raise ValueError("Un altro processo sta già addestrando su questa macchina: aspetta che finisca.")
-        probe.close()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "STOP").unlink(missing_ok=True)
-        atomic_write(run_dir / "status.json", json.dumps({"state": "starting", "message": ""}).encode())
-        # Several processes on few cores: one thread each, or they fight over the cores.
-        env = {"OMP_NUM_THREADS": "1"} if config.num_processes > 1 and not _cuda() else None
-        jobs.launch(args, run_dir / "log.txt", pid_file=run_dir / "pid", prefix=_command(config), env=env)
-    return run_dir
+def _refuse_if_busy() -> None:
+    running = active_run()
+    if running is not None:
+        raise UserError(Message("train_already_running", name=running.name))
+    # A run that just ended may still be exiting (and freeing its memory): give it a few seconds.
+    deadline = time.monotonic() + 20
+    while (probe := try_lock(device_lock_path())) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if probe is None:
+        raise UserError(Message("devices_busy"))
+    probe.close()
+
+
+def _launch(config: TrainConfig, args: list[str], resume: bool) -> Path:
+    """Launch the run's job; the caller holds the start lock and has checked the devices are free."""
+    # Several processes on few cores: one thread each, or they fight over the cores.
+    env = {"OMP_NUM_THREADS": "1"} if config.num_processes > 1 and not _cuda() else None
+    job = Job(config.run_path)
+    launch = job.resume if resume else job.launch
+    return launch(args, prefix=_command(config), env=env)
+
+
+def _start_lock():
+    return exclusive_lock(bottega_home() / "locks" / "train-start.lock")
 
 
 def start(config: TrainConfig) -> Path:
-    """Write the run's config and launch it; refused while another run trains or if the name is taken."""
-    run_dir = config.run_path
-    if (run_dir / "status.json").exists():
-        raise ValueError(
-            f"`name`: esiste già una run '{config.name}' ({status(run_dir).get('state', '?')}): "
-            "scegli un altro nome, oppure riprendila."
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path = run_dir / "config.yaml"
-    atomic_write(config_path, dump_config(config).encode("utf-8"))
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-    return _launch(config, ["train", "--config", str(config_path)])
+    """Write the run's config and launch it; refused, with nothing written, while another run trains or if the name
+    is taken."""
+    with _start_lock():
+        _refuse_if_busy()
+        found = status(config.run_path)
+        if found.state != "new":
+            raise UserError(Message("train_name_taken", name=config.name, state=found.state))
+        config_path = save_run_config(config)
+        (config.run_path / "metrics.jsonl").unlink(missing_ok=True)
+        return _launch(config, ["train", "--config", str(config_path)], resume=False)
 
 
 def resume(run_dir: Path) -> Path:
-    """Continue a stopped, interrupted or failed run from its last checkpoint."""
-    config = load_config(run_dir / "config.yaml")
-    config.run_dir = str(run_dir)
-    return _launch(config, ["train", "--resume", str(run_dir)])
+    """Continue a stopped, interrupted or failed run from its last checkpoint, as a detached job."""
+    config = load_run_config(run_dir)
+    with _start_lock():
+        _refuse_if_busy()
+        return _launch(config, ["train", "--resume", str(run_dir)], resume=True)
 
 
 def stop(run_dir: Path) -> None:
     """Ask the run to checkpoint and exit at the end of the current step."""
-    jobs.request_stop(run_dir)
+    Job(run_dir).stop()
 
 
 def loss_curves(run_dirs: list[Path]) -> list[dict]:
     """Loss points of several runs, for one overlaid plot: run, step, loss, and which loss (train or eval)."""
-    from pipeline.train.run import read_metrics
-
     points = []
     for run_dir in run_dirs:
-        for m in read_metrics(run_dir):
+        for m in Job(run_dir).metrics():
             for key, kind in (("loss", "train"), ("eval_loss", "eval")):
                 if key in m:
                     points.append({"run": run_dir.name, "step": m["step"], "loss": m[key], "kind": kind})

@@ -12,12 +12,13 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pipeline import arena, jobs, models, votes
+from pipeline import arena, evaluate, models, votes
 from pipeline.chat import Sampling
-from pipeline.evaluate import TABLE_HEADERS
+from pipeline.errors import UserError
+from pipeline.i18n import Message, t
+from pipeline.jobs import Job
 from pipeline.train import runs
-from pipeline.ui.common import gated
-from pipeline.ui.i18n import t
+from pipeline.ui.common import gated, status_box
 
 VERDICT_BUTTONS = (("a", "vote_a"), ("b", "vote_b"), ("tie", "vote_tie"), ("both_bad", "vote_bad"))
 
@@ -28,10 +29,10 @@ def adapters() -> list[str]:
 
 
 def _sampling(temperature, top_p, max_new_tokens, seed, system) -> Sampling:
-    try:
-        return Sampling(float(temperature), float(top_p), int(max_new_tokens), int(seed), system.strip() or None)
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
+    numbers = (temperature, top_p, max_new_tokens, seed)
+    if any(not isinstance(n, int | float) for n in numbers):
+        raise UserError(Message("cmp_numbers_missing"))
+    return Sampling(float(temperature), float(top_p), int(max_new_tokens), int(seed), (system or "").strip() or None)
 
 
 def _chats(conversation: arena.Conversation) -> tuple[list, list]:
@@ -42,14 +43,11 @@ def _chats(conversation: arena.Conversation) -> tuple[list, list]:
 def send(message, conversation, stop, base, adapter, *sampling_values):
     """Both answers stream at once in this one event: every yield updates both chats."""
     if not (message or "").strip():
-        raise gr.Error("Scrivi una domanda.")
+        raise UserError(Message("cmp_write_question"))
     if not adapter:
-        raise gr.Error("Scegli un adapter (una run finita dal tab Addestra, o un id dell'Hub).")
+        raise UserError(Message("cmp_pick_adapter"))
     sampling = _sampling(*sampling_values)
-    try:
-        chat = arena.engine(base.strip() or models.DEFAULT_MODEL, adapter.strip())
-    except (models.ModelError, ValueError, OSError) as e:
-        raise gr.Error(str(e)) from e
+    chat = arena.engine((base or "").strip() or models.DEFAULT_MODEL, adapter.strip())
     conversation = conversation or arena.Conversation()
     conversation.ask(message.strip())
     stop = threading.Event()
@@ -62,7 +60,7 @@ def send(message, conversation, stop, base, adapter, *sampling_values):
 @gated
 def regenerate(conversation, stop, base, adapter, *sampling_values):
     if not conversation or not conversation.history["base"]:
-        raise gr.Error("Non c'è ancora niente da rigenerare.")
+        raise UserError(Message("cmp_nothing_to_regenerate"))
     conversation.drop_answers()
     question = conversation.history["base"][-1]["content"]
     for turns in conversation.history.values():
@@ -82,13 +80,10 @@ def new_conversation():
 @gated
 def vote(verdict, conversation, tags, comment, base, adapter, *sampling_values):
     if conversation is None:
-        raise gr.Error("Non c'è ancora una risposta da votare.")
+        raise UserError(Message("vote_nothing_yet"))
     sampling = _sampling(*sampling_values)
-    model_ids = {"base": base.strip() or models.DEFAULT_MODEL, "finetuned": adapter.strip()}
-    try:
-        arena.record_vote(conversation, verdict, tags or [], comment or "", model_ids, vars(sampling))
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
+    model_ids = {"base": (base or "").strip() or models.DEFAULT_MODEL, "finetuned": (adapter or "").strip()}
+    arena.record_vote(conversation, verdict, tags or [], comment or "", model_ids, vars(sampling))
     sides = conversation.sides
     reveal = f"A: **{votes.MODEL_LABELS[sides['A']]}** · B: **{votes.MODEL_LABELS[sides['B']]}** — {t('vote_saved')}"
     return reveal, [], "", *statistics()
@@ -96,48 +91,37 @@ def vote(verdict, conversation, tags, comment, base, adapter, *sampling_values):
 
 def statistics() -> tuple[pd.DataFrame, gr.BarPlot]:
     found = votes.stats(votes.VoteStore().all())
-    table = pd.DataFrame(found.table(), columns=["misura · measure", "valore · value"])
-    tags = pd.DataFrame([(tag, found.tags[tag]) for tag in votes.TAGS], columns=["etichetta", "voti"])
+    table = pd.DataFrame(found.table(), columns=[t("col_measure"), t("col_value")])
+    tag, count = t("col_tag"), t("col_votes")
+    tags = pd.DataFrame([(name, found.tags[name]) for name in votes.TAGS], columns=[tag, count])
     # With no tags yet an open-ended y axis collapses onto 0 and reads "0.000000": give it a range of at least 1.
-    return table, gr.BarPlot(tags, y_lim=[0, max(1, int(tags["voti"].max()))])
+    return table, gr.BarPlot(tags, y_lim=[0, max(1, int(tags[count].max()))])
 
 
 def export() -> str:
     path = Path(tempfile.mkdtemp(prefix="bottega-")) / "preferenze.yaml"
     if not votes.export_preferences(votes.VoteStore().all(), path):
-        gr.Warning("Nessun voto decisivo (A o B meglio) da esportare.")
+        gr.Warning(t("vote_nothing_to_export"))
     return str(path)
 
 
 @gated
 def evaluate_run(adapter: str | None):
-    from pipeline import evaluate
-
-    try:
-        run_dir = runs.run_folder(adapter or "", "adapter")
-    except ValueError as e:
-        raise gr.Error(f"{e}. La valutazione automatica lavora su una run di addestramento.") from e
+    if not adapter:
+        raise UserError(Message("cmp_eval_needs_run"))
+    run_dir = runs.run_folder(adapter, "adapter")
     if not (run_dir / "config.yaml").is_file():
-        raise gr.Error("La valutazione automatica lavora su una run di addestramento: sceglila come adapter.")
-    try:
-        return str(evaluate.start(run_dir)), gr.Timer(active=True)
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
+        raise UserError(Message("cmp_eval_needs_run"))
+    return str(evaluate.start(run_dir)), gr.Timer(active=True)
 
 
 def poll_eval(eval_dir: str | None):
-    from pipeline import evaluate
-
     if not eval_dir:
         return gr.skip(), gr.skip(), gr.Timer(active=False)
-    path = Path(eval_dir)
-    status = jobs.read_status(path)
-    table = pd.DataFrame(evaluate.result_rows(path), columns=list(evaluate.TABLE_HEADERS))
-    state = status.get("state", "starting")
-    done = state not in ("starting", "running")
-    note = f"**{state}** " + (status.get("message") or "") + ("" if done else " …")
-    log = jobs.log_tail(path / "log.txt", 12) if state in ("failed", "interrupted") else ""
-    return (note + (f"\n```\n{log}\n```" if log else "")), table, gr.Timer(active=not done)
+    job = Job(eval_dir)
+    status = job.status()
+    table = pd.DataFrame(evaluate.result_rows(job.dir), columns=evaluate.table_headers())
+    return status_box(status, "eval"), table, gr.Timer(active=status.active)
 
 
 def render(demo: gr.Blocks) -> None:
@@ -176,15 +160,15 @@ def render(demo: gr.Blocks) -> None:
                 interactive=False, label=t("cmp_stats"), elem_id="cmp-stats", wrap=True, column_widths=["45%", "55%"]
             )
         with gr.Column(scale=2):
-            tag_plot = gr.BarPlot(x="etichetta", y="voti", title=t("cmp_tag_plot"))  # y range: statistics()
+            tag_plot = gr.BarPlot(x=t("col_tag"), y=t("col_votes"), title=t("cmp_tag_plot"))  # y range: statistics()
             export_btn = gr.Button(t("cmp_export"), size="sm")
             export_file = gr.File(label=t("cmp_export_file"))
     gr.Markdown(t("cmp_eval"))
     eval_btn = gr.Button(t("cmp_eval_start"), elem_id="cmp-eval")
     eval_dir = gr.State(None)
     eval_timer = gr.Timer(2.0, active=False)
-    eval_note = gr.Markdown()
-    eval_table = gr.Dataframe(headers=list(TABLE_HEADERS), interactive=False, elem_id="cmp-eval-table")
+    eval_note = gr.HTML()
+    eval_table = gr.Dataframe(headers=evaluate.table_headers(), interactive=False, elem_id="cmp-eval-table")
 
     models_in = [base, adapter, *sampling]
     outputs = [message, conversation, stop, chat_a, chat_b, hint]

@@ -14,11 +14,11 @@ import pandas as pd
 
 from pipeline import dataset as ds_mod
 from pipeline import editor, formats, models
+from pipeline.errors import UserError
+from pipeline.i18n import Message, t
 from pipeline.ui import hub as hub_panels
-from pipeline.ui.common import gated, user_errors
-from pipeline.ui.i18n import t
+from pipeline.ui.common import gated
 
-COLUMNS = ["id", "stato · status", "categoria · category", "metodo · method", "istruzione · instruction"]
 ANY = [("*", editor.ALL)]
 FORM_FIELDS = ("instruction", "input", "output", "system", "tags", "status", "category")
 
@@ -28,7 +28,7 @@ def _table(examples: list[ds_mod.Example]) -> pd.DataFrame:
         [e.id, e.meta.status, e.meta.category or "", e.meta.method, e.instruction.replace("\n", " ")[:100]]
         for e in examples
     ]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=["id", t("col_state"), t("col_category"), t("col_method"), t("col_instruction")])
 
 
 def _form(example: ds_mod.Example | None) -> tuple:
@@ -73,7 +73,6 @@ def _view(dataset: ds_mod.Dataset, *filters) -> tuple:
     )
 
 
-@user_errors
 def open_dataset(name: str, *filters) -> tuple:
     if not name:
         return (None, _table([]), gr.Dropdown(), gr.Dropdown(), gr.Dropdown(), *_form(None))
@@ -81,14 +80,12 @@ def open_dataset(name: str, *filters) -> tuple:
     return (*_view(dataset, *filters), *_form(None))
 
 
-@user_errors
 def refilter(name: str, *filters) -> pd.DataFrame:
     if not name:
         return _table([])
     return _table(editor.filter_examples(ds_mod.load(editor.dataset_path(name)), *filters))
 
 
-@user_errors
 def select_example(name: str, table: pd.DataFrame, event: gr.SelectData) -> tuple:
     example_id = table.iloc[event.index[0], 0]
     return _form(ds_mod.load(editor.dataset_path(name)).find(example_id))
@@ -112,27 +109,24 @@ def _act(name: str, revision: str | None, change, filters: tuple, select=None) -
 
 
 @gated
-@user_errors
 def save_example(name, revision, example_id, *rest) -> tuple:
     fields, filters = rest[: len(FORM_FIELDS)], rest[len(FORM_FIELDS) :]
     if not example_id:
-        raise gr.Error("Seleziona prima un esempio dalla tabella.")
+        raise UserError(Message("ds_pick_example"))
     result = _act(
         name, revision, lambda d: editor.update_example(d, example_id, **_form_changes(*fields)), filters, example_id
     )
-    gr.Info(f"{example_id} salvato.")
+    gr.Info(t("ds_saved", id=example_id))
     return result
 
 
 @gated
-@user_errors
 def add(name, revision, category, *filters) -> tuple:
     dataset = editor.apply(editor.dataset_path(name), revision, lambda d: editor.add_example(d, category or None))
     return (*_view(dataset, *filters), *_form(dataset.examples[-1]))  # a new example goes last
 
 
 @gated
-@user_errors
 def duplicate(name, revision, example_id, *filters) -> tuple:
     dataset = editor.apply(editor.dataset_path(name), revision, lambda d: editor.duplicate_example(d, example_id))
     source = next(i for i, e in enumerate(dataset.examples) if e.id == example_id)
@@ -140,16 +134,14 @@ def duplicate(name, revision, example_id, *filters) -> tuple:
 
 
 @gated
-@user_errors
 def delete(name, revision, example_id, *filters) -> tuple:
     result = _act(name, revision, lambda d: editor.delete_example(d, example_id), filters)
-    gr.Info(f"{example_id} eliminato.")
+    gr.Info(t("ds_deleted", id=example_id))
     return result
 
 
 def _set_status(status: str):
     @gated
-    @user_errors
     def handler(name, revision, example_id, *filters) -> tuple:
         return _act(name, revision, lambda d: editor.set_status(d, [example_id], status), filters, example_id)
 
@@ -157,7 +149,6 @@ def _set_status(status: str):
 
 
 @gated
-@user_errors
 def approve_filtered(name, revision, *filters) -> tuple:
     changed = []
 
@@ -166,28 +157,25 @@ def approve_filtered(name, revision, *filters) -> tuple:
         changed.append(editor.set_status(d, ids, "approved"))
 
     dataset = editor.apply(editor.dataset_path(name), revision, change)
-    gr.Info(f"{changed[0]} esempi approvati.")
+    gr.Info(t("ds_approved", count=changed[0]))
     return (*_view(dataset, *filters), *_form(None))
 
 
 @gated
-@user_errors
 def create_dataset(new_name: str) -> gr.Dropdown:
     path = editor.new_dataset(new_name.strip())
     return gr.Dropdown(choices=editor.list_datasets(), value=editor.dataset_name(path))
 
 
 @gated
-@user_errors
 def import_dataset(upload: str | None, fmt: str, new_name: str) -> gr.Dropdown:
     if not upload:
-        raise gr.Error("Carica prima un file da importare.")
+        raise UserError(Message("ds_upload_first"))
     path, imported = editor.import_upload(upload, fmt or None, new_name)
-    gr.Info(f"{len(imported.examples)} esempi importati in {path.name} (stato: draft).")
+    gr.Info(t("ds_imported", count=len(imported.examples), name=path.name))
     return gr.Dropdown(choices=editor.list_datasets(), value=editor.dataset_name(path))
 
 
-@user_errors
 def export_dataset(name: str, fmt: str, only_approved: bool) -> str:
     dataset = ds_mod.load(editor.dataset_path(name))
     out_dir = Path(tempfile.mkdtemp(prefix="bottega-export-"))
@@ -199,45 +187,43 @@ def export_dataset(name: str, fmt: str, only_approved: bool) -> str:
 
 
 def _counts(counter) -> pd.DataFrame:
-    return pd.DataFrame(counter.most_common(), columns=["valore", "esempi"])
+    return pd.DataFrame(counter.most_common(), columns=[t("col_value"), t("col_examples")])
 
 
 def _histogram(series: dict[str, list[int]]) -> gr.BarPlot:
     """One bar chart of several value lists over shared bins, bins in numeric order."""
     values = [v for vs in series.values() for v in vs]
+    columns = (t("col_range"), t("col_examples"), t("col_field"))
     if not values:
-        return gr.BarPlot(pd.DataFrame({"intervallo": [], "esempi": [], "campo": []}))
+        return gr.BarPlot(pd.DataFrame({c: [] for c in columns}))
     edges = np.histogram_bin_edges(values, bins=min(12, len(set(values))))
     bins = [f"{int(a)}–{int(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
     frames = [
-        pd.DataFrame({"intervallo": bins, "esempi": np.histogram(vs, bins=edges)[0], "campo": label})
+        pd.DataFrame(dict(zip(columns, (bins, np.histogram(vs, bins=edges)[0], label), strict=True)))
         for label, vs in series.items()
     ]
     return gr.BarPlot(pd.concat(frames, ignore_index=True), sort=bins)
 
 
-@user_errors
 def dataset_stats(name: str) -> tuple:
     if not name:
         return (None,) * 4
     s = ds_mod.stats(ds_mod.load(editor.dataset_path(name)))
-    lengths = _histogram({"istruzione": s.instruction_words, "risposta": s.output_words})
+    lengths = _histogram({t("col_instruction"): s.instruction_words, t("col_answer"): s.output_words})
     return _counts(s.by_category), _counts(s.by_method), _counts(s.by_status), lengths
 
 
-@user_errors
 def dataset_tokens(name: str, progress: gr.Progress = gr.Progress()) -> gr.BarPlot:
     progress(0, desc="tokenizer")
     counts = ds_mod.token_counts(ds_mod.load(editor.dataset_path(name)), models.resolve(models.DEFAULT_MODEL))
     return _histogram({models.DEFAULT_MODEL: counts})
 
 
-@user_errors
 def open_named(name: str) -> gr.Dropdown:
     """Select `<name>.yaml` in the dataset list (after a generation wrote it)."""
     path = editor.dataset_file(name, "nome")
     if not path.exists():
-        raise gr.Error(f"Il dataset {path.name} non esiste ancora: aspetta il primo esempio accettato.")
+        raise UserError(Message("ds_not_yet", name=path.name))
     return gr.Dropdown(choices=editor.list_datasets(), value=path.name)
 
 
@@ -288,16 +274,17 @@ def render(demo: gr.Blocks) -> gr.Dropdown:
 
     with gr.Accordion(t("ds_stats"), open=False):
         with gr.Row():
+            value, examples, span, field = t("col_value"), t("col_examples"), t("col_range"), t("col_field")
             by_category = gr.BarPlot(
-                x="valore", y="esempi", label=t("ds_by_category"), x_label_angle=-45, y_lim=[0, None]
+                x=value, y=examples, label=t("ds_by_category"), x_label_angle=-45, y_lim=[0, None]
             )
-            by_method = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_method"), y_lim=[0, None])
-            by_status = gr.BarPlot(x="valore", y="esempi", label=t("ds_by_status"), y_lim=[0, None])
-        lengths = gr.BarPlot(x="intervallo", y="esempi", color="campo", label=t("ds_lengths"))
+            by_method = gr.BarPlot(x=value, y=examples, label=t("ds_by_method"), y_lim=[0, None])
+            by_status = gr.BarPlot(x=value, y=examples, label=t("ds_by_status"), y_lim=[0, None])
+        lengths = gr.BarPlot(x=span, y=examples, color=field, label=t("ds_lengths"))
         with gr.Row():
             stats_btn = gr.Button(t("ds_stats_refresh"))
             tokens_btn = gr.Button(t("ds_tokens"))
-        tokens = gr.BarPlot(x="intervallo", y="esempi", color="campo", label=t("ds_tokens_plot"))
+        tokens = gr.BarPlot(x=span, y=examples, color=field, label=t("ds_tokens_plot"))
 
     with gr.Accordion(t("ds_import_export"), open=False):
         with gr.Row():

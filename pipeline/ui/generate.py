@@ -4,86 +4,74 @@ The job is `python -m pipeline generate` in its own process (`pipeline.generate.
 config and reads the status file the job rewrites after every item.
 """
 
-import html
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from pipeline import editor, models
-from pipeline.config import bottega_home, inside
+from pipeline.errors import UserError
 from pipeline.generate.run import GenerationConfig, start
-from pipeline.jobs import read_status, request_stop
+from pipeline.i18n import Message, t
+from pipeline.jobs import Job
+from pipeline.paths import bottega_home, inside
 from pipeline.space import Access
 from pipeline.teacher import PRESETS, TeacherConfig, key_status
-from pipeline.ui.common import gated, user_errors
-from pipeline.ui.i18n import t
-
-STATES = {
-    "starting": "⏳ avvio (il teacher locale impiega qualche secondo)",
-    "running": "▶️ in corso",
-    "finished": "✅ finita",
-    "stopped": "⏹️ fermata: premi Riprendi per continuare",
-    "budget": "💶 budget esaurito",
-    "failed": "❌ errore",
-    "interrupted": "⚠️ interrotta: premi Riprendi per continuare da dove si era fermata",
-}
+from pipeline.ui.common import gated, status_box
 
 
 def _teacher(
     preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens, price_in, price_out, budget
-) -> TeacherConfig:
-    return TeacherConfig(
-        preset=preset,
-        model=model.strip(),
-        base_url=base_url.strip(),
-        api_key_env=key_env.strip(),
-        max_concurrency=int(concurrency),
-        max_tokens=int(max_tokens),
-        temperature=float(temperature),
-        budget_tokens=int(budget_tokens) if budget_tokens else None,
-        price_per_1k_prompt=price_in or None,
-        price_per_1k_completion=price_out or None,
-        budget_cost=budget or None,
-    )
+) -> dict:
+    """The teacher section of the config, as the form holds it (the config loader checks it)."""
+    return {
+        "preset": preset,
+        "model": (model or "").strip(),
+        "base_url": (base_url or "").strip(),
+        "api_key_env": (key_env or "").strip(),
+        "max_concurrency": _int(concurrency),
+        "max_tokens": _int(max_tokens),
+        "temperature": temperature,
+        "budget_tokens": _int(budget_tokens) or None,
+        "price_per_1k_prompt": price_in or None,
+        "price_per_1k_completion": price_out or None,
+        "budget_cost": budget or None,
+    }
 
 
-LOCAL_NOTE = (
-    "Il modello incluso (SmolLM2-135M) serve a provare il flusso, non a produrre dati buoni: scrive di rado YAML "
-    "valido in italiano, e su CPU ogni risposta lunga richiede minuti. Per un dataset vero indica un modello locale "
-    "più grande su GPU, oppure usa un'API (openai, hf, custom)."
-)
+def _int(value):
+    """A gr.Number's value as an int (Gradio gives floats); anything else as it is, for the loader to name."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def describe_key(preset: str, key_env: str) -> str:
     """Whether the teacher's key is set, never the key itself."""
     if preset == "hf" and Access.from_env().on_space:
-        return "Sullo Space il teacher di Hugging Face usa il token del tuo accesso (Sign in with Hugging Face)."
+        return t("gen_space_hf_key")
     try:
-        config = TeacherConfig(preset=preset, api_key_env=key_env.strip(), model="-", base_url="http://-")
-    except ValueError as e:
+        config = TeacherConfig(preset=preset, api_key_env=(key_env or "").strip(), model="-", base_url="http://-")
+    except UserError as e:
         return str(e)
     status = key_status(config)
-    return f"{status}\n\n{LOCAL_NOTE}" if preset == "local" else status
+    return f"{status}\n\n{t('gen_local_note')}" if preset == "local" else status
 
 
 def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshold, *teacher) -> GenerationConfig:
     if not (name or "").strip():
-        raise gr.Error("Scegli un nome per il dataset da generare (campo 'nome').")
-    try:
-        return GenerationConfig(
-            output=str(editor.dataset_file(name, "nome")),
-            local_model=local_model.strip() or models.DEFAULT_MODEL,
-            count=int(count),
-            mix={"self_instruct": si, "evol_instruct": ev, "orca": orca},
-            max_depth=int(depth),
-            seed=int(seed),
-            judge=bool(judge),
-            judge_threshold=float(threshold),
-            teacher=_teacher(*teacher),
-        )
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
+        raise UserError(Message("gen_name_missing"))
+    return GenerationConfig.from_dict(
+        {
+            "output": str(editor.dataset_file(name, "nome")),
+            "local_model": (local_model or "").strip() or models.DEFAULT_MODEL,
+            "count": _int(count),
+            "mix": {"self_instruct": si, "evol_instruct": ev, "orca": orca},
+            "max_depth": _int(depth),
+            "seed": _int(seed),
+            "judge": bool(judge),
+            "judge_threshold": threshold,
+            "teacher": _teacher(*teacher),
+        }
+    )
 
 
 def _job_env(config: GenerationConfig, oauth: gr.OAuthToken | None) -> dict[str, str]:
@@ -94,14 +82,13 @@ def _job_env(config: GenerationConfig, oauth: gr.OAuthToken | None) -> dict[str,
     return {}
 
 
-@user_errors
 def start_run(resume: bool, oauth: gr.OAuthToken | None, *values) -> tuple[str, gr.Timer]:
     config = _config(*values)
     journal = config.run_path / "journal.jsonl"
     if journal.exists() and not resume:
-        raise gr.Error(f"Esiste già una generazione per '{Path(config.output).name}': premi Riprendi o cambia nome.")
+        raise UserError(Message("gen_exists", name=Path(config.output).name))
     if resume and not journal.exists():
-        raise gr.Error(f"Non c'è una generazione da riprendere per '{Path(config.output).name}': premi Avvia.")
+        raise UserError(Message("gen_nothing_to_resume", name=Path(config.output).name))
     return str(start(config, env=_job_env(config, oauth))), gr.Timer(active=True)
 
 
@@ -117,51 +104,46 @@ def resume(oauth: gr.OAuthToken | None, *values) -> tuple[str, gr.Timer]:
 
 @gated
 def stop_run(run_dir: str | None) -> None:
-    if run_dir:
-        try:
-            folder = inside(bottega_home() / "runs" / "generate", run_dir, "run")
-        except ValueError as e:
-            raise gr.Error(str(e)) from e
-        request_stop(folder)
-        gr.Info("Richiesta inviata: la generazione si ferma dopo gli esempi in corso.")
+    job = Job(inside(bottega_home() / "runs" / "generate", run_dir, "run")) if run_dir else None
+    if job is None or not job.active:
+        gr.Warning(t("gen_nothing_to_stop"))
+        return
+    job.stop()
+    gr.Info(t("gen_stop_sent"))
 
 
-REASON_COLUMNS = ["motivo", "scartati"]
-LATEST_COLUMNS = ["id", "istruzione", "risposta"]
+def _reason_columns() -> list[str]:
+    return [t("col_reason"), t("col_rejected")]
+
+
+def _latest_columns() -> list[str]:
+    return ["id", t("col_instruction"), t("col_answer")]
 
 
 def poll(run_dir: str | None) -> tuple:
-    """Everything the tab shows about the job, from its status file."""
-    status = read_status(Path(run_dir)) if run_dir else {}
-    if not status:
-        no_reasons, no_latest = pd.DataFrame(columns=REASON_COLUMNS), pd.DataFrame(columns=LATEST_COLUMNS)
+    """Everything the tab shows about the job, from its folder."""
+    status = Job(run_dir).status() if run_dir else None
+    if status is None or status.state == "new":
+        no_reasons, no_latest = pd.DataFrame(columns=_reason_columns()), pd.DataFrame(columns=_latest_columns())
         return "", no_reasons, "", no_latest, gr.Timer(active=bool(run_dir))
-    accepted, target = status["accepted"], max(status["target"], 1)
-    state = status["state"]
-    progress = (
-        f"<div id='gen-progress'><progress value='{accepted}' max='{target}' style='width:100%'></progress>"
-        f"<p><b>{STATES.get(state, state)}</b>, accettati <b id='gen-accepted'>{accepted}</b> / {target}, "
-        f"scartati <b id='gen-rejected'>{status['rejected']}</b></p>"
-        + (
-            f"<p>risposte del teacher ricevute <b id='gen-requests'>{status.get('requests', 0)}</b>, "
-            f"in attesa <b id='gen-waiting'>{status.get('in_flight', 0)}</b></p>"
-            if state == "running"
-            else ""
+    accepted, target = status.get("accepted", 0), max(status.get("target", 0), 1)
+    details = t("gen_counts", accepted=accepted, target=target, rejected=status.get("rejected", 0))
+    if status.state == "running":
+        details += "<br>" + t(
+            "gen_teacher_live", requests=status.get("requests", 0), waiting=status.get("in_flight", 0)
         )
-        + (f"<p>{html.escape(status['message'])}</p>" if status.get("message") else "")
-        + "</div>"
-    )
-    reasons = pd.DataFrame(sorted(status["reasons"].items(), key=lambda kv: -kv[1]), columns=REASON_COLUMNS)
-    cost = f", costo {status['cost']:.4f}" if status.get("cost") is not None else ""
-    usage = f"token usati: **{status['tokens']:,}**{cost}" + (
-        f" · dataset: `{Path(status['output']).name}`" if accepted else ""
-    )
+    progress = status_box(status, "gen", accepted, target, details)
+    reasons = pd.DataFrame(sorted(status.get("reasons", {}).items(), key=lambda kv: -kv[1]), columns=_reason_columns())
+    usage = t("gen_usage", tokens=status.get("tokens", 0))
+    if status.get("cost") is not None:
+        usage += t("gen_cost", cost=status.get("cost"))
+    if accepted:
+        usage += t("gen_usage_dataset", name=Path(status.get("output", "")).name)
     latest = pd.DataFrame(
-        [[e["id"], e["instruction"][:120], e["output"][:200]] for e in reversed(status["latest"])],
-        columns=LATEST_COLUMNS,
+        [[e["id"], e["instruction"][:120], e["output"][:200]] for e in reversed(status.get("latest", []))],
+        columns=_latest_columns(),
     )
-    running = state in ("starting", "running")
-    return progress, reasons, usage, latest, gr.Timer(active=running)
+    return progress, reasons, usage, latest, gr.Timer(active=status.active)
 
 
 def render() -> tuple[gr.Button, gr.Textbox]:
@@ -212,10 +194,10 @@ def render() -> tuple[gr.Button, gr.Textbox]:
     open_btn = gr.Button(t("gen_open"), size="sm", elem_id="gen-open")
     with gr.Row():
         reasons = gr.Dataframe(
-            headers=REASON_COLUMNS, label=t("gen_reasons"), interactive=False, elem_id="gen-reasons"
+            headers=_reason_columns(), label=t("gen_reasons"), interactive=False, elem_id="gen-reasons"
         )
         latest = gr.Dataframe(
-            headers=LATEST_COLUMNS, label=t("gen_latest"), interactive=False, wrap=True, elem_id="gen-latest"
+            headers=_latest_columns(), label=t("gen_latest"), interactive=False, wrap=True, elem_id="gen-latest"
         )
 
     teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens]

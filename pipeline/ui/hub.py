@@ -7,56 +7,32 @@ Layout and wiring over pipeline/hub.py. On a Space pushes use the visitor's own 
 import gradio as gr
 
 from pipeline import editor, hub
-from pipeline.space import Access, AccessError, hub_token
+from pipeline.i18n import t
+from pipeline.paths import check_repo_id
+from pipeline.space import Access, hub_token
 from pipeline.train import runs
-from pipeline.ui.common import gated, user_errors
-from pipeline.ui.i18n import t
+from pipeline.ui.common import gated
 
 
 def _token(oauth: gr.OAuthToken | None) -> str | None:
-    try:
-        return hub_token(Access.from_env(), oauth.token if oauth else None)
-    except AccessError as e:
-        raise gr.Error(str(e), title="Accesso") from e
-
-
-def _repo(value: str) -> str:
-    try:
-        return hub.check_repo_id(value)
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
-
-
-def _hub_errors(action: str, e: Exception) -> gr.Error:
-    """A failed Hub call, in Italian, with the library's reason (it never contains the token)."""
-    return gr.Error(f"{action} non riuscito: {e}", title="Hub")
+    return hub_token(Access.from_env(), oauth.token if oauth else None)
 
 
 @gated
-@user_errors
 def push_dataset(oauth: gr.OAuthToken | None, name: str, repo: str, private: bool) -> str:
     path = editor.dataset_path(name)
-    repo = _repo(repo)
-    token = _token(oauth)
-    try:
-        url = hub.push_dataset(path, repo, token=token, private=private)
-    except (OSError, ValueError) as e:
-        raise _hub_errors("Caricamento", e) from e
-    return f"✅ Pubblicato: [{repo}](https://huggingface.co/datasets/{repo}) · [commit]({url})"
+    repo = check_repo_id(repo)
+    url = hub.push_dataset(path, repo, token=_token(oauth), private=private)
+    return t("hub_published", repo=repo, url=f"https://huggingface.co/datasets/{repo}", commit=url)
 
 
 @gated
-@user_errors
 def pull_dataset(oauth: gr.OAuthToken | None, repo: str, new_name: str) -> gr.Dropdown:
     out = editor.dataset_file(new_name)
-    repo = _repo(repo)
-    token = _token(oauth)
-    try:
-        path = hub.pull_dataset(repo, out, token=token)
-    except (OSError, ValueError) as e:
-        raise _hub_errors("Scaricamento", e) from e
+    repo = check_repo_id(repo)
+    path = hub.pull_dataset(repo, out, token=_token(oauth))
     name = editor.dataset_name(path)
-    gr.Info(f"Scaricato {repo} in {name}.")
+    gr.Info(t("hub_pulled", repo=repo, name=name))
     return gr.Dropdown(choices=editor.list_datasets(), value=name)
 
 
@@ -66,20 +42,12 @@ def finished_runs() -> gr.Dropdown:
 
 
 @gated
-@user_errors
 def push_adapter(oauth: gr.OAuthToken | None, run: str, repo: str, merged: bool, private: bool) -> str:
-    try:
-        run_dir = runs.run_folder(run, "run")
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
-    repo = _repo(repo)
-    token = _token(oauth)
+    run_dir = runs.run_folder(run, "run")
+    repo = check_repo_id(repo)
     push = hub.push_merged if merged else hub.push_adapter
-    try:
-        url = push(run_dir, repo, token=token, private=private)
-    except (OSError, ValueError) as e:
-        raise _hub_errors("Caricamento", e) from e
-    return f"✅ Pubblicato: [{repo}](https://huggingface.co/{repo}) · [commit]({url})"
+    url = push(run_dir, repo, token=_token(oauth), private=private)
+    return t("hub_published", repo=repo, url=f"https://huggingface.co/{repo}", commit=url)
 
 
 def dataset_panel(picker: gr.Dropdown) -> None:

@@ -3,15 +3,13 @@
 import gradio as gr
 
 from pipeline import models
-from pipeline.ui.common import user_errors
-from pipeline.ui.i18n import t
+from pipeline.i18n import t
 
 
 def models_table() -> list[list]:
     return [[m.name, m.ready, str(m.path)] for m in models.list_models()]
 
 
-@user_errors
 def prepare_model(name: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[list]:
     models.prepare(name)
     return models_table()
@@ -21,7 +19,7 @@ def render() -> gr.Dataframe:
     """Lay out the panel; the caller fills the table on page load."""
     with gr.Accordion(t("models_title"), open=False):
         table = gr.Dataframe(
-            headers=["modello · model", "pronto · ready", "cartella · folder"],
+            headers=[t("col_model"), t("col_ready"), t("col_folder")],
             datatype=["str", "bool", "str"],
             interactive=False,
             label=t("models_table"),

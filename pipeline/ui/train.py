@@ -6,29 +6,20 @@ reads the run folder, so a page reload or an app restart finds a running job aga
 """
 
 import html
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from pipeline import editor, jobs
+from pipeline import editor
+from pipeline.errors import UserError
+from pipeline.i18n import Message, t
+from pipeline.jobs import Job
 from pipeline.train import runs
 from pipeline.train.config import ATTENTION, PRESETS, SCHEDULERS, TrainConfig
 from pipeline.train.data import dataset_source, template_source
 from pipeline.ui import hub as hub_panels
-from pipeline.ui.common import gated, user_errors
-from pipeline.ui.i18n import t
+from pipeline.ui.common import gated, status_box
 
-STATES = {
-    "starting": "⏳ avvio: carico modello e dati",
-    "running": "▶️ in corso",
-    "stopping": "⏸️ salvo il checkpoint e mi fermo",
-    "stopped": "⏹️ fermato: premi Riprendi per continuare dall'ultimo checkpoint",
-    "finished": "✅ finito: l'adattatore è nella cartella della run",
-    "failed": "❌ errore",
-    "interrupted": "⚠️ interrotto: il processo è terminato senza salvare (ucciso, o memoria esaurita: guarda il log)."
-    " Premi Riprendi per continuare dall'ultimo checkpoint",
-}
 # The form's fields, in the order the handlers receive them; each is a TrainConfig field.
 FIELDS = (
     "name", "preset", "model", "dataset", "chat_template", "lora_r", "lora_alpha", "lora_dropout", "target_modules",
@@ -46,13 +37,10 @@ def config_from_form(*values) -> TrainConfig:
     raw["target_modules"] = [m.strip() for m in raw["target_modules"].split(",")] if "," in raw[
         "target_modules"] else raw["target_modules"].strip()  # fmt: skip
     raw["neftune_alpha"] = raw["neftune_alpha"] or None
-    for name in _INTS:
-        raw[name] = int(raw[name])
-    try:
-        raw["chat_template"] = template_source(raw["chat_template"])
-        return TrainConfig.from_dict(raw)
-    except ValueError as e:
-        raise gr.Error(str(e).replace("\n", "<br>"), title="Configurazione") from e
+    for name in _INTS:  # gr.Number gives floats; one left empty gives None, which the loader names
+        raw[name] = int(raw[name]) if isinstance(raw[name], int | float) else raw[name]
+    raw["chat_template"] = template_source(raw["chat_template"])
+    return TrainConfig.from_dict(raw)
 
 
 def preset_values(preset: str) -> list:
@@ -69,7 +57,6 @@ def preset_values(preset: str) -> list:
     return values
 
 
-@user_errors
 def check(*values) -> tuple:
     """Template and label mask, tokenizer report, memory estimate; the problems that would stop the run."""
     from pipeline.train.check import inspect, preflight
@@ -77,54 +64,43 @@ def check(*values) -> tuple:
     config = config_from_form(*values)
     problems = preflight(config)
     if problems:
-        raise gr.Error("<br>".join(problems), title="Non si può addestrare così")
+        raise UserError(*problems, title=Message("train_cannot_title"))
     found = inspect(config)
+    trained = t("train_mask_trained")
     mask = []
     for i, preview in enumerate(found.previews, 1):
-        mask.append((f"— esempio {i} —\n", None))
-        mask += [(text, "addestrato" if trained else None) for text, trained in preview.segments]
+        mask.append((t("train_mask_example", number=i) + "\n", None))
+        mask += [(text, trained if is_trained else None) for text, is_trained in preview.segments]
         mask.append(("\n\n", None))
     eot = all(p.eot_trained for p in found.previews)
-    mask_note = (
-        f"{found.train_examples} esempi per l'addestramento, {found.eval_examples} per la valutazione. "
-        + ("✅ Il token di fine turno è addestrato: il modello impara a fermarsi."
-           if eot else "⚠️ Il token di fine turno NON è addestrato: il modello non imparerà a fermarsi.")
-    )  # fmt: skip
-    memory = pd.DataFrame(found.memory.table(), columns=["componente", "memoria"])
-    advice = "\n".join(f"- {a}" for a in found.memory.advice) or "La stima sta nella memoria disponibile."
+    mask_note = t("train_mask_counts", train=found.train_examples, eval=found.eval_examples) + " " + (
+        t("train_eot_trained") if eot else t("train_eot_not_trained"))  # fmt: skip
+    memory = pd.DataFrame(found.memory.table(), columns=[t("train_memory_part"), t("train_memory_size")])
+    advice = "\n".join(f"- {a}" for a in found.memory.advice) or t("train_memory_fits")
+    mask = gr.HighlightedText(mask, color_map={trained: "green"})
     return mask, mask_note, found.tokenizer.summary_it(), memory, advice
 
 
 @gated
-@user_errors
 def start(*values) -> tuple[str, gr.Timer]:
-    try:
-        return str(runs.start(config_from_form(*values))), gr.Timer(active=True)
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
+    return str(runs.start(config_from_form(*values))), gr.Timer(active=True)
 
 
 @gated
 def resume(run_dir: str | None, selected: list[str] | None) -> tuple[str, gr.Timer]:
     if not (selected or run_dir):
-        raise gr.Error("Scegli nella tabella delle run quella da riprendere (spunta il suo nome).")
-    try:
-        return str(runs.resume(runs.run_folder(selected[0] if selected else run_dir))), gr.Timer(active=True)
-    except (ValueError, FileNotFoundError) as e:
-        raise gr.Error(str(e)) from e
+        raise UserError(Message("train_pick_resume"))
+    return str(runs.resume(runs.run_folder(selected[0] if selected else run_dir))), gr.Timer(active=True)
 
 
 @gated
 def stop(run_dir: str | None) -> None:
-    try:
-        folder = runs.run_folder(run_dir, "run") if run_dir else None
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
-    if folder and runs.status(folder).get("state") in runs.ACTIVE:
-        runs.stop(folder)
-        gr.Info("Richiesta inviata: l'addestramento salva un checkpoint e si ferma alla fine del passo.")
-    else:
-        gr.Warning("Nessun addestramento in corso da fermare.")
+    folder = runs.run_folder(run_dir, "run") if run_dir else None
+    if folder is None or not Job(folder).active:
+        gr.Warning(t("train_nothing_to_stop"))
+        return
+    runs.stop(folder)
+    gr.Info(t("train_stop_sent"))
 
 
 def attach() -> tuple[str | None, gr.Timer]:
@@ -137,30 +113,25 @@ def _eta(seconds: float | None) -> str:
     if not seconds:
         return ""
     minutes, secs = divmod(int(seconds), 60)
-    return f", mancano circa {minutes} min {secs:02d} s" if minutes else f", mancano circa {secs} s"
+    return t("train_eta_min", minutes=minutes, seconds=secs) if minutes else t("train_eta_s", seconds=secs)
 
 
 def poll(run_dir: str | None) -> tuple:
     """Progress, live loss and log tail of the followed job."""
     if not run_dir:
         return "", pd.DataFrame(columns=["step", "loss", "kind"]), "", gr.skip(), gr.Timer(active=False)
-    path = Path(run_dir)
-    status = runs.status(path)
-    state = status.get("state", "starting")
+    job = Job(run_dir)
+    status = job.status()
     step, total = status.get("step", 0), status.get("max_steps") or 0
-    message = status.get("message") or ""
-    progress = (
-        f"<div id='train-progress'><progress value='{step}' max='{max(total, 1)}' style='width:100%'></progress>"
-        f"<p><b>{STATES.get(state, state)}</b> · <code>{html.escape(path.name)}</code> · passo "
-        f"<b id='train-step'>{step}</b> / {total or '?'}{_eta(status.get('eta_s')) if state == 'running' else ''}"
-        + (f" · loss {status['loss']:.4f}" if isinstance(status.get("loss"), float) else "")
-        + "</p>"
-        + (f"<p id='train-message'>{html.escape(message)}</p>" if message else "")
-        + "</div>"
+    eta = _eta(status.get("eta_s")) if status.state == "running" else ""
+    details = (
+        f"<code>{html.escape(job.name)}</code> · {html.escape(t('train_step'))} "
+        f"<b id='train-step'>{step}</b> / {total or '?'}{eta}"
+        + (f" · loss {status.get('loss'):.4f}" if isinstance(status.get("loss"), float) else "")
     )
-    curve = pd.DataFrame(runs.loss_curves([path]), columns=["run", "step", "loss", "kind"])
-    log = jobs.log_tail(path / "log.txt", 30)
-    return progress, curve, log, runs_table()[0], gr.Timer(active=state in runs.ACTIVE)
+    progress = status_box(status, "train", step, total, details)
+    curve = pd.DataFrame(runs.loss_curves([job.dir]), columns=["run", "step", "loss", "kind"])
+    return progress, curve, job.log_tail(30), runs_table()[0], gr.Timer(active=status.active)
 
 
 def runs_table() -> tuple[pd.DataFrame, gr.CheckboxGroup]:
@@ -169,23 +140,20 @@ def runs_table() -> tuple[pd.DataFrame, gr.CheckboxGroup]:
         [
             [
                 r["name"],
-                STATES.get(r.get("state"), r.get("state", "?")).split(":")[0],
+                t("state_" + r["state"]).split(":")[0],
                 f"{r.get('step', 0)}/{r.get('max_steps', '?')}",
                 round(r["loss"], 4) if isinstance(r.get("loss"), float) else None,
                 round(r["eval_loss"], 4) if isinstance(r.get("eval_loss"), float) else None,
             ]
             for r in rows
         ],
-        columns=["run", "stato · state", "passi · steps", "loss", "eval loss"],
+        columns=["run", t("col_state"), t("col_steps"), "loss", "eval loss"],
     )
     return table, gr.CheckboxGroup(choices=[r["name"] for r in rows])
 
 
 def overlay(names: list[str] | None) -> pd.DataFrame:
-    try:
-        points = runs.loss_curves([runs.run_folder(n) for n in names or []])
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
+    points = runs.loss_curves([runs.run_folder(n) for n in names or []])
     frame = pd.DataFrame(points, columns=["run", "step", "loss", "kind"])
     frame["serie"] = frame["run"] + " · " + frame["kind"]
     return frame
@@ -263,7 +231,7 @@ def render(demo: gr.Blocks) -> None:
     with gr.Accordion(t("train_before"), open=False) as before:
         with gr.Row():
             with gr.Column(scale=3):
-                mask = gr.HighlightedText(label=t("train_mask"), color_map={"addestrato": "green"},
+                mask = gr.HighlightedText(label=t("train_mask"), color_map={t("train_mask_trained"): "green"},
                                           show_legend=True, elem_id="train-mask")  # fmt: skip
                 mask_note = gr.Markdown()
             with gr.Column(scale=2):

@@ -1,5 +1,7 @@
 """A real browser: Debian's chromium driven by Playwright (Playwright cannot download its own browsers here)."""
 
+from pathlib import Path
+
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,3 +37,11 @@ def page(browser, app_url: str):
     page.goto(app_url)
     yield page
     context.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test starts the app and drives a real chromium: slow by nature."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)

@@ -6,7 +6,7 @@ import time
 from playwright.sync_api import Page, expect
 
 from pipeline import votes
-from pipeline.ui.i18n import IT
+from tests.e2e.words import IT
 
 
 def _text(message: dict) -> str:

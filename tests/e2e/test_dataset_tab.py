@@ -6,7 +6,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from pipeline import dataset as ds_mod
-from pipeline.ui.i18n import IT
+from tests.e2e.words import IT
 
 
 def wait_for_file(path: Path, predicate, timeout: float = 20) -> ds_mod.Dataset:

@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from pipeline.jobs import free_port, wait_for_http
-from pipeline.ui.i18n import IT
 from tests.conftest import ROOT
 from tests.e2e.conftest import CHROMIUM  # noqa: F401  (the browser fixture lives there)
+from tests.e2e.words import IT
 
 SECRET = "segreto-oauth-di-prova"
 # Gradio imports the `spaces` package (ZeroGPU) when SYSTEM=spaces; it is not installed here, and the repository's

@@ -5,7 +5,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from pipeline.ui.i18n import IT
+from tests.e2e.words import IT
 
 
 def fill(page: Page, elem_id: str, value: str) -> None:

@@ -1,100 +1,74 @@
-"""One LoRA/QLoRA SFT run with TRL, as a job that can be watched, stopped and resumed.
+"""One LoRA/QLoRA SFT run with TRL, as a job (`pipeline.jobs`) that can be watched, stopped and resumed.
 
     python -m pipeline train --config configs/train/smollm2-cpu.yaml
     python -m pipeline train --resume ~/.cache/bottega/runs/train/smollm2-it
     accelerate launch --config_file configs/accelerate/ddp_cpu.yaml -m pipeline train --config run.yaml
 
-The run folder holds config.yaml, status.json (rewritten every step), metrics.jsonl (one line per log), log.txt
-(when launched from the app), checkpoints/ (optimizer, scheduler and RNG state included), and at the end adapter/
-with a model card draft. A STOP file makes the run checkpoint and exit; `--resume` continues from the last
-checkpoint. Only the main process writes status and metrics.
+The run folder is the job's folder: config.yaml, status.json (rewritten every step), metrics.jsonl (one line per
+log), log.txt (when launched from the app), checkpoints/ (optimizer, scheduler and RNG state included), and at the
+end adapter/ with a model card draft. A STOP file makes the run checkpoint and exit; `--resume` continues from the
+last checkpoint. Only the main process writes status and metrics, and holds the job and the devices.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-from pipeline import jobs
-from pipeline.config import bottega_home
-from pipeline.files import atomic_write
+from pipeline.config import save as save_config
+from pipeline.errors import UserError, message_of
+from pipeline.i18n import Message
+from pipeline.jobs import Job, JobStatus, hold_devices
+from pipeline.paths import bottega_home
 from pipeline.train import data
 from pipeline.train.check import preflight
-from pipeline.train.config import TrainConfig, dump_config, load_config
-
-DONE_STATES = ("finished", "stopped", "failed")
+from pipeline.train.config import TrainConfig
 
 
-class Recorder:
-    """Writes status.json and metrics.jsonl for the UI and for `--resume`."""
-
-    def __init__(self, run_dir: Path, enabled: bool = True):
-        self.dir = run_dir
-        self.enabled = enabled
-        self.status: dict[str, Any] = {"state": "starting", "pid": os.getpid(), "started": time.time()}
-
-    def update(self, **fields: Any) -> None:
-        self.status.update(fields, updated=time.time())
-        if self.enabled:
-            jobs.write_status(self.dir, self.status)
-
-    def metrics(self, record: dict) -> None:
-        if self.enabled:
-            with open(self.dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-    def forget_after(self, step: int) -> None:
-        """Drop metrics logged after `step`: a killed run logged steps that its checkpoint does not have."""
-        path = self.dir / "metrics.jsonl"
-        if self.enabled and path.exists():
-            kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
-            atomic_write(path, "".join(line + "\n" for line in kept).encode("utf-8"))
-
-
-def _callback(recorder: Recorder, run_dir: Path):
+def _callback(job: Job | None, run_dir: Path):
+    """Status and metrics after every step and log (main process only: `job` is None on the other ranks); a stop
+    request checkpoints and ends the run on every rank."""
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
-        """Status and metrics after every step and log; a STOP file checkpoints and ends the run."""
-
         def __init__(self) -> None:
             self.t0 = time.monotonic()
             self.first_step: int | None = None
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.first_step = state.global_step
-            recorder.update(state="running", step=state.global_step, max_steps=state.max_steps)
+            if job is not None:
+                job.update(state="running", step=state.global_step, max_steps=state.max_steps)
 
         def on_step_end(self, args, state, control, **kwargs):
             done = state.global_step - (self.first_step or 0)
             rate = (time.monotonic() - self.t0) / max(done, 1)
-            recorder.update(
-                step=state.global_step,
-                max_steps=state.max_steps,
-                epoch=state.epoch,
-                eta_s=round(rate * (state.max_steps - state.global_step), 1),
-                tokens=int(state.num_input_tokens_seen),
-            )
+            if job is not None:
+                job.update(
+                    step=state.global_step,
+                    max_steps=state.max_steps,
+                    epoch=state.epoch,
+                    eta_s=round(rate * (state.max_steps - state.global_step), 1),
+                    tokens=int(state.num_input_tokens_seen),
+                )
             if (run_dir / "STOP").exists():
-                recorder.update(state="stopping")
+                if job is not None:
+                    job.update(state="stopping")
                 control.should_save = True
                 control.should_training_stop = True
             return control
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if state.is_world_process_zero and logs:
+            if job is not None and logs:
                 record = {"step": state.global_step, "epoch": state.epoch, "time": time.time()}
                 record.update({k: v for k, v in logs.items() if isinstance(v, int | float)})
                 record["tokens"] = int(state.num_input_tokens_seen)
-                recorder.metrics(record)
-                if "loss" in logs:
-                    recorder.update(loss=logs["loss"])
-                if "eval_loss" in logs:
-                    recorder.update(eval_loss=logs["eval_loss"])
+                job.append_metrics(record)
+                losses = {k: logs[k] for k in ("loss", "eval_loss") if k in logs}
+                if losses:
+                    job.update(**losses)
 
     return Progress()
 
@@ -135,45 +109,38 @@ def attention(config: TrainConfig, cuda: bool) -> str:
     return "flash_attention_2" if cuda and is_flash_attn_2_available() else "sdpa"
 
 
-def train(config: TrainConfig, resume: bool = False) -> dict:
-    """Run (or resume) the training described by `config`; returns the final status."""
+def train(config: TrainConfig, resume: bool = False) -> JobStatus:
+    """Run (or resume) the training described by `config` in this process; returns the final status."""
     import torch
     from accelerate import PartialState
 
     # cpu=True makes a CPU multi-process launch use gloo and tell the ranks apart (otherwise both are "main").
     state = PartialState(cpu=not torch.cuda.is_available())
-    run_dir = config.run_path
-    run_dir.mkdir(parents=True, exist_ok=True)
-    recorder = Recorder(run_dir, enabled=state.is_main_process)
-    if state.is_main_process:
-        from pipeline.train.runs import hold_devices
-
-        lock = hold_devices()  # noqa: F841 - held until this process exits
+    job = Job(config.run_path)
+    if not state.is_main_process:
+        _train(config, job.dir, None, resume)
+        return job.status()
+    with job.running(), hold_devices():
         os.environ.setdefault("TRACKIO_DIR", str(bottega_home() / "trackio"))
-        atomic_write(run_dir / "config.yaml", dump_config(config).encode("utf-8"))
-        (run_dir / "STOP").unlink(missing_ok=True)
-    recorder.update(state="starting", message="")
-    try:
-        return _train(config, run_dir, recorder, resume)
-    except Exception as e:
-        recorder.update(state="failed", message=explain(e))
-        traceback.print_exc()
-        raise
+        save_config(config, job.config_path)
+        try:
+            _train(config, job.dir, job, resume)
+        except Exception as e:
+            job.update(state="failed", message=explain(e))
+            raise
+    return job.status()
 
 
-def explain(error: BaseException) -> str:
-    """The cause of a failed run, in Italian, with what to try."""
+def explain(error: BaseException) -> Message:
+    """The cause of a failed run, with what to try."""
     import torch
 
     if isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower():
-        return (
-            "Memoria esaurita durante l'addestramento. Prova: QLoRA (qlora: true), un batch più piccolo con più "
-            "gradient accumulation, gradient_checkpointing: true, oppure un max_length più corto."
-        )
-    return f"L'addestramento si è interrotto per un errore: {type(error).__name__}: {error}"
+        return Message("train_oom")
+    return Message("train_error", error=message_of(error))
 
 
-def _train(config: TrainConfig, run_dir: Path, recorder: Recorder, resume: bool) -> dict:
+def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool) -> None:
     import torch
     from peft import LoraConfig
     from transformers.trainer_utils import get_last_checkpoint
@@ -181,7 +148,7 @@ def _train(config: TrainConfig, run_dir: Path, recorder: Recorder, resume: bool)
 
     problems = preflight(config)
     if problems:
-        raise ValueError("La configurazione non si può addestrare:\n- " + "\n- ".join(problems))
+        raise UserError(*problems, title=Message("train_cannot_title"))
     cuda = torch.cuda.is_available()
     model_dir, tokenizer, eot = data.load_tokenizer(config)
     train_rows, eval_rows = data.split(data.load_conversations(config), config.eval_share, config.seed)
@@ -191,9 +158,9 @@ def _train(config: TrainConfig, run_dir: Path, recorder: Recorder, resume: bool)
     checkpoint = get_last_checkpoint(str(run_dir / "checkpoints")) if resume else None
     if resume and checkpoint is None:
         print("Nessun checkpoint trovato: l'addestramento riparte dall'inizio.")
-    if checkpoint:
-        recorder.forget_after(int(Path(checkpoint).name.split("-")[-1]))
-    elif recorder.enabled:
+    if job is not None and checkpoint:
+        job.forget_metrics_after(int(Path(checkpoint).name.split("-")[-1]))
+    elif job is not None:
         (run_dir / "metrics.jsonl").unlink(missing_ok=True)
 
     padding_free = config.packing
@@ -249,41 +216,30 @@ def _train(config: TrainConfig, run_dir: Path, recorder: Recorder, resume: bool)
         eval_dataset=eval_set,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[_callback(recorder, run_dir)],
+        callbacks=[_callback(job, run_dir)],
     )
-    recorder.update(
-        examples=len(train_rows),
-        eval_examples=len(eval_rows),
-        resumed_from=checkpoint and Path(checkpoint).name,
-        world_size=trainer.args.world_size,
-        attention=trainer.model.config._attn_implementation,
-    )
+    if job is not None:
+        job.update(
+            examples=len(train_rows),
+            eval_examples=len(eval_rows),
+            resumed_from=checkpoint and Path(checkpoint).name,
+            world_size=trainer.args.world_size,
+            attention=trainer.model.config._attn_implementation,
+        )
     trainer.train(resume_from_checkpoint=checkpoint)
 
-    if recorder.status.get("state") == "stopping":
-        recorder.update(state="stopped", message="Fermato: riprendi dall'ultimo checkpoint quando vuoi.")
-        return recorder.status
+    if trainer.state.global_step < trainer.state.max_steps:  # a stop request ended it early, on every rank
+        if job is not None:
+            job.update(state="stopped", message=Message("train_stopped"))
+        return
     adapter = run_dir / "adapter"
     if trainer.is_fsdp_enabled:  # sharded checkpoints resume fast, but save_model writes weights only in full
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(adapter))
-    if recorder.enabled:
+    if job is not None:
         tokenizer.save_pretrained(str(adapter))
         from pipeline.train.card import write_card
 
-        write_card(config, adapter, recorder.status, read_metrics(run_dir))
-    recorder.update(state="finished", message="", adapter=str(adapter))
-    return recorder.status
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def resume(run_dir: Path) -> dict:
-    config = load_config(run_dir / "config.yaml")
-    config.run_dir = str(run_dir)
-    return train(config, resume=True)
+        job.update(adapter=str(adapter))
+        write_card(config, adapter, job.status().fields, job.metrics())
+        job.update(state="finished", message="")
