@@ -90,6 +90,8 @@ def _dataset_import(args: argparse.Namespace) -> None:
 
 
 def _dataset_convert(args: argparse.Namespace) -> None:
+    if args.out.is_dir() and args.to != "hf":
+        raise UserError(Message("cli_argument", arg="--out", problem=Message("cli_is_folder", path=args.out)))
     out = formats.export(dataset.load(args.file), args.out, args.to, only_approved=args.only_approved)
     print(out)
 
@@ -137,8 +139,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.list:
         for row in runs.list_runs():
             loss = f"{row['loss']:.4f}" if isinstance(row.get("loss"), float) else "-"
-            print(f"{row['name']}\t{row['state']}\tpasso {row.get('step', 0)}/{row.get('max_steps', '?')}"
-                  f"\tloss {loss}\t{row['dir']}")  # fmt: skip
+            print(f"{row['name']}\t{t('state_' + row['state'])}\t{t('train_step')} {row.get('step', 0)}/"
+                  f"{row.get('max_steps', '?')}\tloss {loss}\t{row['dir']}")  # fmt: skip
+            if row["state"] in ("failed", "interrupted") and row["message"]:
+                print(f"\t{row['message']}")
         return 0
     if args.stop:
         runs.stop(load_run_config(args.stop, "--stop").run_path)
@@ -156,8 +160,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         status = train(load_run_config(args.resume), resume=True)
     else:
-        status = train(load_config(args.config))
-    print(f"{status.state}: passo {status.get('step')}/{status.get('max_steps')}, loss {status.get('loss')}")
+        config = load_config(args.config)
+        runs.refuse_taken(config)
+        status = train(config)
+    print(f"{t('state_' + status.state)}: {t('train_step')} {status.get('step')}/{status.get('max_steps')}, "
+          f"loss {status.get('loss')}")  # fmt: skip
     if status.message:
         print(status.message)
     return 0 if status.state in ("finished", "stopped") else 2
@@ -243,7 +250,7 @@ def _train_check(config) -> int:
         print(f"\n--- esempio {i}: {preview.trained}/{preview.tokens} token addestrati, "
               f"fine turno addestrato: {'sì' if preview.eot_trained else 'NO'} ---")  # fmt: skip
         print("".join(f"[[{text}]]" if trained else text for text, trained in preview.segments))
-    print("\n" + found.tokenizer.summary_it())
+    print("\n" + found.tokenizer.summary())
     for name, value in found.memory.table():
         print(f"{name}\t{value}")
     for advice in found.memory.advice:
@@ -277,6 +284,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _existing_file(text: str) -> Path:
+    path = _existing(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(t("cli_is_folder_not_file", path=text))
+    return path
+
+
+def _existing(text: str) -> Path:
+    """A file or a folder that exists (an import reads a `datasets` folder too)."""
     path = Path(text)
     if not path.exists():
         raise argparse.ArgumentTypeError(t("cli_no_such_file", path=text))
@@ -297,6 +312,11 @@ def _output_file(text: str) -> Path:
     if path.is_dir():
         raise argparse.ArgumentTypeError(t("cli_is_folder", path=text))
     return _in_existing_folder(path)
+
+
+def _output_path(text: str) -> Path:
+    """An output file or folder (replaced if it exists), in a folder that exists."""
+    return _in_existing_folder(Path(text))
 
 
 def _in_existing_folder(path: Path) -> Path:
@@ -328,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--tokens", metavar="MODEL", help="conta anche i token con il template di questo modello")
     stats.set_defaults(func=_dataset_stats)
     importer = dataset_commands.add_parser("import", help="importa Alpaca, ShareGPT, messages, CSV, datasets HF")
-    importer.add_argument("file", type=_existing_file)
+    importer.add_argument("file", type=_existing)
     importer.add_argument("--out", required=True, type=_new_file, help="il nuovo file YAML (non deve esistere)")
     importer.add_argument("--format", choices=formats.IMPORT_FORMATS, help="default: dedotto dal file")
     importer.add_argument("--name", help="nome del dataset (default: il nome del file di uscita)")
@@ -336,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert = dataset_commands.add_parser("convert", help="esporta in JSONL, parquet o dataset HF")
     convert.add_argument("file", type=_existing_file)
     convert.add_argument("--to", required=True, choices=formats.EXPORT_FORMATS)
-    convert.add_argument("--out", required=True, type=_output_file)
+    convert.add_argument("--out", required=True, type=_output_path, help="il file (o, con --to hf, la cartella)")
     convert.add_argument("--only-approved", action="store_true", help="solo gli esempi approvati")
     convert.set_defaults(func=_dataset_convert)
 

@@ -36,20 +36,23 @@ def adapter_source(choice: str) -> str:
         raise UserError(Message("adapter_or_hub", problem=e.items[0])) from e
 
 
-def engine(base: str, adapter: str | None) -> Any:
-    """The shared ChatEngine for `base` with `adapter` (see `adapter_source`) loaded; the base is reloaded only when
-    it changes."""
+def answer(
+    conversation: Conversation, base: str, adapter: str, sampling: Any, stop: threading.Event
+) -> Iterator[None]:
+    """Both answers to the conversation's last question from the shared engine with `base` and `adapter` (see
+    `adapter_source`) loaded; the base is reloaded only when it changes. The engine stays this conversation's for
+    the whole exchange, so another session cannot switch the adapter between loading it and answering."""
     global _engine
     from pipeline.chat import ChatEngine
 
-    adapter = adapter_source(adapter) if adapter else None
+    adapter = adapter_source(adapter)
     with _lock:
         if _engine is None or _engine.base != base:
             _engine = None  # free the old weights before loading new ones
             _engine = ChatEngine(base)
-        if adapter and _engine.adapter != adapter:
+        if _engine.adapter != adapter:
             _engine.set_adapter(adapter)
-        return _engine
+        yield from stream(conversation, _engine, sampling, stop)
 
 
 @dataclass
@@ -76,8 +79,8 @@ class Conversation:
 
 
 def stream(conversation: Conversation, chat: Any, sampling: Any, stop: threading.Event) -> Iterator[None]:
-    """Generate both answers to the last question together, each model on its own history, in one batched pass:
-    every step grows both answers."""
+    """Generate both answers to the last question with `chat` (a ChatEngine), each model on its own history, in one
+    batched pass: every step grows both answers."""
     prompts = (list(conversation.history["base"]), list(conversation.history["finetuned"]))
     for turns in conversation.history.values():
         turns.append({"role": "assistant", "content": ""})

@@ -122,7 +122,7 @@ class ChatEngine:
                     self.loaded.model = PeftModel.from_pretrained(model, folder, adapter_name=name).eval()
                 else:
                     model.load_adapter(folder, adapter_name=name)
-            except Exception as e:
+            except (RuntimeError, ValueError) as e:  # peft: shapes or module names that do not match the base
                 self._undo(name)
                 error = f"{type(e).__name__}: {str(e)[:300]}"
                 raise models.AdapterError(Message("adapter_does_not_fit", source=source, base=self.base,

@@ -43,6 +43,8 @@ def read_yaml(path: str | Path, arg: str = "--config") -> dict[str, Any]:
         raise UserError(Message("yaml_file_missing", arg=arg, path=path)) from e
     except IsADirectoryError as e:
         raise UserError(Message("yaml_file_is_folder", arg=arg, path=path)) from e
+    except PermissionError as e:
+        raise UserError(Message("cli_argument", arg=arg, problem=Message("file_not_readable", path=path))) from e
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -322,6 +322,10 @@ def load(path: str | Path) -> Dataset:
         data = path.read_bytes()
     except FileNotFoundError as e:
         raise DatasetError([Message("ds_file_missing", path=path)]) from e
+    except IsADirectoryError as e:
+        raise DatasetError([Message("ds_is_folder", path=path)]) from e
+    except PermissionError as e:
+        raise DatasetError([Message("file_not_readable", path=path)]) from e
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -48,7 +48,7 @@ def dataset_path(name: str, field: str = "dataset") -> Path:
     return path
 
 
-def dataset_file(name: str, field: str = "nome") -> Path:
+def dataset_file(name: str, field: str = "name") -> Path:
     """The file `<name>.yaml` in the datasets folder for a dataset the user names: one plain name, no folders (a
     typed '.yaml' is not doubled)."""
     try:
@@ -68,7 +68,7 @@ def _new_file(name: str, field: str) -> Path:
 
 def new_dataset(name: str) -> Path:
     """Create an empty dataset file `<name>.yaml` in the datasets folder."""
-    path = _new_file(name, "nome")
+    path = _new_file(name, "name")
     ds_mod.create(path, Dataset(name=path.stem, provenance={"method": "human"}))
     return path
 
@@ -77,7 +77,7 @@ def import_upload(upload: str | Path, fmt: str | None, name: str | None) -> tupl
     """Import a file a visitor uploaded as the new draft dataset `<name>.yaml` (default name: the file's) in the
     datasets folder. A file over `max_upload_bytes()` is refused before it is read; nothing is written on error."""
     upload = Path(upload)
-    path = _new_file((name or "").strip() or upload.stem, "nome")
+    path = _new_file((name or "").strip() or upload.stem, "name")
     if not upload.is_file():
         problem = Message("editor_not_uploaded", name=upload.name)
         raise DatasetError([Message("field_problem", field="file", problem=problem)])

@@ -3,7 +3,7 @@
 Anything in `pipeline/` that fails because of what the user gave (a config, a dataset, a name or a path, a missing
 model, adapter or run, missing access, a bad template) raises a `UserError` or a subclass. Its problems say what is
 wrong and what to do, in the current language (`pipeline.i18n`). The CLI prints them and exits 2
-(`pipeline.__main__.main`); the app shows them as a `gr.Error` (`pipeline.ui.common.translate_errors`). Every other
+(`pipeline.__main__.main`); the app shows them as a `gr.Error` (`pipeline.ui.common.speak`). Every other
 exception is a bug and keeps its traceback, in the terminal or the app's log.
 
 It subclasses ValueError so that code which validates input (`except ValueError` around `int(...)`, say) keeps
@@ -40,6 +40,8 @@ def message_of(error: BaseException) -> str | Message:
     text; a bug names its type too."""
     if isinstance(error, UserError):
         return error.items[0] if len(error.items) == 1 else str(error)
+    if error.args and isinstance(error.args[0], Message):  # a signal that carries its message (BudgetExhausted)
+        return error.args[0]
     return f"{type(error).__name__}: {error}"
 
 

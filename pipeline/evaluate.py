@@ -17,9 +17,9 @@ Measured on each side:
 - optionally, lm-eval's Italian tasks (arc_it, hellaswag_it, m_mmlu_it), when lm-eval is installed and their data
   loads; otherwise the results say why they were skipped.
 
-Results go to `eval.yaml` in the run folder, written atomically: metrics per side and their deltas, the judge's
-tally, every answer for inspection, and the settings (split seed included). `EvalResult.table()` gives the rows the
-app shows.
+Results go to `eval/eval.yaml` in the run folder (the evaluation job's folder), written atomically: metrics per side
+and their deltas, the judge's tally, every answer for inspection, and the settings (split seed included).
+`EvalResult.table()` gives the rows the app shows.
 """
 
 from __future__ import annotations
@@ -37,14 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.config import from_mapping, load, to_mapping
 from pipeline.config import save as save_config
 from pipeline.errors import Problems, UserError
-from pipeline.files import atomic_write
+from pipeline.files import atomic_write, dump_yaml, parse_yaml
 from pipeline.i18n import Message, t
-from pipeline.jobs import Job
+from pipeline.jobs import Job, active_jobs
 from pipeline.paths import bottega_home
 from pipeline.teacher import TeacherConfig
 
@@ -89,7 +87,7 @@ class EvalConfig:
     lm_eval_limit: int | None = None
     """Questions per lm-eval task at most (none: all of them, which takes hours on CPU)."""
     output: str | None = None
-    """The results file; default `eval.yaml` in the run folder. Required without `run_dir`."""
+    """The results file; default `eval/eval.yaml` in the run folder. Required without `run_dir`."""
 
     def __post_init__(self) -> None:
         problems = Problems()
@@ -120,7 +118,15 @@ class EvalConfig:
 
     @property
     def output_path(self) -> Path:
-        return Path(self.output).expanduser() if self.output else self.run_path / "eval.yaml"
+        return Path(self.output).expanduser() if self.output else self.job_path / "eval.yaml"
+
+    @property
+    def job_path(self) -> Path:
+        """The evaluation job's folder: `eval/` in the training run's folder, or for an evaluation without a run
+        $BOTTEGA_HOME/runs/eval/<output's name>."""
+        if self.run_path is not None:
+            return self.run_path / "eval"
+        return bottega_home() / "runs" / "eval" / Path(self.output).stem
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> EvalConfig:
@@ -291,14 +297,12 @@ class EvalResult:
 
 def save(result: EvalResult, path: Path) -> Path:
     """Write the results as YAML (block scalars for multi-line answers), atomically."""
-    from pipeline.dataset import dump_yaml
-
     atomic_write(path, dump_yaml(result.to_dict()).encode("utf-8"))
     return path
 
 
 def load_result(path: str | Path) -> EvalResult:
-    return EvalResult.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    return EvalResult.from_dict(parse_yaml(Path(path).read_text(encoding="utf-8")))
 
 
 def held_out(conversations: list, eval_share: float, seed: int, max_examples: int) -> tuple[list, str]:
@@ -344,7 +348,7 @@ def perplexity(model: Any, tokenizer: Any, conversations: list, eot_ids: set[int
         total += torch.nn.functional.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
         count += int((targets != IGNORE).sum())
     if not count:
-        raise UserError("Nessun token di risposta da misurare: gli esempi non hanno turni dell'assistente.")
+        raise UserError(Message("eval_no_answer_tokens"))
     return math.exp(total / count)
 
 
@@ -361,21 +365,19 @@ class _Plan:
 def _plan(config: EvalConfig) -> _Plan:
     """What the config points at, checked on disk, and the evaluation examples."""
     from pipeline.train import data
-    from pipeline.train.config import TrainConfig
-    from pipeline.train.config import load_config as load_train_config
+    from pipeline.train.config import TrainConfig, load_run_config
 
     run = config.run_path
     if run is not None:
-        if not (run / "config.yaml").is_file():
-            raise UserError(f"`run_dir`: {run} non è la cartella di una run di addestramento (manca config.yaml)")
-        train = load_train_config(run / "config.yaml")
+        train = load_run_config(run, "`run_dir`")
         adapter = run / "adapter"
     else:
         train = TrainConfig(model=config.base_model, dataset=config.dataset, eval_share=0.0, seed=0)
         adapter = Path(config.adapter).expanduser()
     if not (adapter / "adapter_config.json").is_file():
-        where = "la run non ha ancora salvato l'adattatore: è finita?" if run else "manca adapter_config.json"
-        raise UserError(f"`adapter`: {adapter} non contiene un adattatore LoRA ({where})")
+        where = Message("eval_adapter_unfinished" if run else "eval_adapter_no_config")
+        raise UserError(Message("field_problem", field="adapter",
+                                problem=Message("eval_no_adapter", path=adapter, where=where)))  # fmt: skip
     if config.dataset:
         train.dataset = config.dataset
         conversations = data.load_conversations(train)[: config.max_examples]
@@ -386,7 +388,8 @@ def _plan(config: EvalConfig) -> _Plan:
         )
     conversations = [c for c in conversations if _answer_at(c) > 0]
     if not conversations:
-        raise UserError(f"Nessun esempio da valutare in {train.dataset}: servono conversazioni con una risposta.")
+        raise UserError(Message("field_problem", field="dataset",
+                                problem=Message("eval_no_examples", dataset=train.dataset)))  # fmt: skip
     settings = {
         "run_dir": str(run) if run else None,
         "base_model": train.model,
@@ -410,18 +413,19 @@ def _answer_at(messages: list[dict]) -> int:
     return max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=-1)
 
 
-def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda message: None) -> EvalResult:
+def evaluate(config: EvalConfig, progress: Callable[[Message], None] = lambda message: None,
+             plan: _Plan | None = None) -> EvalResult:  # fmt: skip
     """Generate and measure both sides on the held-out examples; judge and lm-eval when asked. Saves nothing."""
     from pipeline import models
 
-    plan = _plan(config)
-    progress(t("eval_loading", model=plan.base_model, adapter=plan.adapter))
+    plan = plan or _plan(config)
+    progress(Message("eval_loading", model=plan.base_model, adapter=plan.adapter))
     loaded = models.load(plan.base_model, plan.adapter, plan.chat_template)
     model, tokenizer, eot = loaded.model, loaded.tokenizer, loaded.eot_ids
     prompts = [c[: _answer_at(c)] for c in plan.conversations]
     answers, perplexities = {}, {}
     for side in SIDES:
-        progress(t("eval_side", side="base" if side == "base" else "fine-tuned"))
+        progress(Message("eval_side", side="base" if side == "base" else "fine-tuned"))
         with model.disable_adapter() if side == "base" else contextlib.nullcontext():
             answers[side] = models.answer_all(loaded, prompts, config.batch_size, max_new_tokens=config.max_new_tokens)
             perplexities[side] = perplexity(model, tokenizer, plan.conversations, eot)
@@ -443,13 +447,13 @@ def evaluate(config: EvalConfig, progress: Callable[[str], None] = lambda messag
     ]
     tally = None
     if config.judge:
-        progress(t("eval_judging", count=len(examples)))
+        progress(Message("eval_judging", count=len(examples)))
         judgements, tally = judge_pairs(config.teacher, prompts, answers["base"], answers["finetuned"])
         for example, judgement in zip(examples, judgements, strict=True):
             example.judge = judgement
     lm = None
     if config.lm_eval_tasks:
-        progress(t("eval_lm_eval", tasks=", ".join(config.lm_eval_tasks)))
+        progress(Message("eval_lm_eval", tasks=", ".join(config.lm_eval_tasks)))
         lm = lm_eval_scores(model, tokenizer, config.lm_eval_tasks, config.lm_eval_limit)
     return EvalResult(plan.settings, plan.held_out, metrics["base"], metrics["finetuned"], examples, tally, lm)
 
@@ -585,12 +589,20 @@ def _accuracy(metrics: dict[str, Any]) -> float:
 def start(run_dir: Path) -> Path:
     """Launch `python -m pipeline eval` on a training run as a detached job (the Confronta tab's button); its folder,
     run_dir/eval, gets config.yaml, status.json, log.txt and, at the end, eval.yaml."""
-    job = Job(run_dir / "eval")
+    config = EvalConfig(run_dir=str(run_dir))
+    job = Job(config.job_path)
     if job.active:
         raise UserError(Message("eval_already_running", name=run_dir.name))
-    config = EvalConfig(run_dir=str(run_dir), output=str(job.dir / "eval.yaml"))
     save_config(config, job.config_path)
     return job.launch(["eval", "--config", str(job.config_path)])
+
+
+def active_job() -> Path | None:
+    """The folder of the evaluation running now, if any, however it was started."""
+    runs = bottega_home() / "runs"
+    folders = [run / "eval" for run in sorted((runs / "train").glob("*")) if (run / "eval").is_dir()]
+    running = [job for job in map(Job, folders) if job.active] + active_jobs(runs / "eval")
+    return running[0].dir if running else None
 
 
 def result_rows(job: Path) -> list[tuple[str, str, str, str]]:
@@ -603,13 +615,14 @@ def main(config_path: str | Path) -> int:
     """Evaluate, save the results next to the run and print the table; 2 if the judge could not judge. The folder of
     the results is the job's folder: its status says how far it got, for the app."""
     config = load_config(config_path)
-    with Job(config.output_path.parent).running() as job:
+    plan = _plan(config)  # what the config points at is checked before anything is written
+    with Job(config.job_path).running() as job:
 
-        def progress(message: str) -> None:
+        def progress(message: Message) -> None:
             print(message)
             job.update(message=message)
 
-        result = evaluate(config, progress=progress)
+        result = evaluate(config, progress=progress, plan=plan)
         path = save(result, config.output_path)
         job.update(state="finished", message="")
     rows = [table_headers(), *result.table()]

@@ -50,9 +50,11 @@ class HubError(UserError):
 def hub_call(action: str) -> Iterator[None]:
     """Turn the Hub library's failures inside the block into a HubError that says what did not work (`action`: a
     catalogue key) and why."""
+    import httpx2  # huggingface_hub's HTTP client
+
     try:
         yield
-    except OSError as e:  # huggingface_hub's HTTP and offline errors are OSErrors
+    except (OSError, httpx2.HTTPError) as e:  # offline, unreachable, refused, not found
         raise HubError(Message("hub_failed", action=Message(action), error=str(e) or type(e).__name__)) from e
 
 
@@ -174,11 +176,10 @@ def adapter_results(run_dir: Path) -> list[str]:
     from pipeline import evaluate, votes
 
     lines = []
-    for path in (run_dir / "eval" / "eval.yaml", run_dir / "eval.yaml"):
-        if path.exists():
-            for metric, base, tuned, delta in evaluate.load_result(path).table():
-                lines.append(f"- {metric}: base {base} → fine-tuned {tuned} ({delta})")
-            break
+    path = run_dir / "eval" / "eval.yaml"
+    if path.exists():
+        for metric, base, tuned, delta in evaluate.load_result(path).table():
+            lines.append(f"- {metric}: base {base} → fine-tuned {tuned} ({delta})")
     mine = [v for v in votes.VoteStore().all() if v.models.get("finetuned") == str(run_dir)]
     if mine:
         found = votes.stats(mine)
@@ -298,7 +299,7 @@ VOTES_REPO_ENV = "BOTTEGA_VOTES_REPO"
 
 def votes_repo_from_env() -> str | None:
     """The dataset repo (`UTENTE/NOME`) that keeps a Space's votes, from `BOTTEGA_VOTES_REPO`; None when it is unset
-    or empty (the votes then live on the local disk only). A malformed value is a ValueError naming the variable."""
+    or empty (the votes then live on the local disk only). A malformed value is a UserError naming the variable."""
     repo_id = os.environ.get(VOTES_REPO_ENV, "").strip()
     if not repo_id:
         return None
@@ -321,7 +322,7 @@ def sync_votes(
     `space.exit_on_sigterm`.
 
     The token (default: HF_TOKEN, a Space secret) needs write access to the repo. A repo that cannot be created or
-    read (bad token, no network) is a ValueError that says what to check.
+    read (bad token, no network) is a UserError that says what to check.
     """
     from huggingface_hub import CommitScheduler, HfApi
     from huggingface_hub.errors import HfHubHTTPError
@@ -333,10 +334,7 @@ def sync_votes(
     try:
         api.create_repo(repo_id, repo_type="dataset", private=True, exist_ok=True, token=token)
     except HfHubHTTPError as e:
-        raise UserError(
-            f"Il repo dei voti '{repo_id}' non si può creare né leggere ({e}). Controlla {VOTES_REPO_ENV} "
-            "(UTENTE/NOME) e che HF_TOKEN sia un token con permesso di scrittura."
-        ) from e
+        raise UserError(Message("hub_votes_repo", repo=repo_id, error=str(e), env=VOTES_REPO_ENV)) from e
     folder.mkdir(parents=True, exist_ok=True)
     # A hidden sibling of the folder: same file system, so each restored vote appears in one rename.
     with tempfile.TemporaryDirectory(prefix=".votes-hub-", dir=folder.parent) as tmp:

@@ -25,10 +25,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -40,9 +41,12 @@ from pipeline.paths import bottega_home
 
 STATES = ("new", "starting", "running", "stopping", "stopped", "finished", "failed", "interrupted")
 """new: never started. starting → running → stopping → stopped, or → finished / failed. interrupted: the process
-died without saying so (killed, out of memory, the machine restarted); read, never written."""
+died without saying so (killed, out of memory, the machine restarted), or was stopped with Ctrl-C."""
 ACTIVE = ("starting", "running", "stopping")
-ENDED = ("stopped", "finished", "failed", "interrupted")
+LOGGED = "BOTTEGA_JOB_LOGGED"
+"""Set in a launched job's environment: its output already goes to log.txt."""
+LAUNCH_GRACE_S = 10
+"""A job launched this long ago counts as alive while its pid is not on disk yet."""
 
 
 @dataclass
@@ -87,25 +91,29 @@ class Job:
         return self.dir / "config.yaml"
 
     def status(self) -> JobStatus:
-        try:
-            raw = json.loads((self.dir / "status.json").read_text(encoding="utf-8"))
-        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-            raw = {}
-        raw = {k: from_json(v) for k, v in raw.items()}
-        state = raw.pop("state", "new")
-        message = raw.pop("message", "") or ""
-        if state in ACTIVE and not self.alive(state):
-            state, message = "interrupted", Message("job_interrupted").render()
+        raw = self._read()
+        if raw.get("state") in ACTIVE and not self.alive(raw):
+            raw = self._read()  # its process may have written its end and exited since the first read
+            if raw.get("state") in ACTIVE:
+                raw.update(state="interrupted", message=Message("job_interrupted").to_json())
+        fields = {k: from_json(v) for k, v in raw.items()}
+        state, message = fields.pop("state", "new"), fields.pop("message", "") or ""
         log = self.log_tail(20) if state in ("failed", "interrupted") else ""
-        return JobStatus(state, message, raw, log)
+        return JobStatus(state, message, fields, log)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.dir / "status.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+            return {}
 
     @property
     def active(self) -> bool:
         return self.status().active
 
-    def alive(self, state: str | None = None) -> bool:
+    def alive(self, raw: dict[str, Any] | None = None) -> bool:
         """Whether a process works on this job: the one holding `lock`, or, between a launch and that process
-        taking the lock, the launched one."""
+        taking the lock, the launched one (`raw`: the status as read, default read now)."""
         lock = self.dir / "lock"
         if lock.exists():
             with open(lock) as f:
@@ -113,7 +121,11 @@ class Job:
                     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     return True
-        return (state or self.status().state) == "starting" and _pid_alive(self.dir / "pid")
+        raw = self._read() if raw is None else raw
+        if raw.get("state") != "starting":
+            return False
+        # Launched: alive while its process is, or for a moment after the launch, before its pid is on disk.
+        return _pid_alive(self.dir / "pid") or time.time() - raw.get("updated", 0) < LAUNCH_GRACE_S
 
     def launch(self, args: list[str], prefix: list[str] | None = None, env: dict[str, str] | None = None,
                **fields: Any) -> Path:  # fmt: skip
@@ -125,8 +137,10 @@ class Job:
             if self.active:
                 raise UserError(Message("job_already_running", name=self.name))
             (self.dir / "STOP").unlink(missing_ok=True)
-            self._write({"state": "starting", "message": "", "started": time.time(), **fields})
-            proc = spawn(["pipeline", *args], self.log_path, prefix=prefix, env=env)
+            (self.dir / "pid").unlink(missing_ok=True)  # the previous process's, if any
+            now = time.time()
+            self._write({**fields, "state": "starting", "message": "", "started": now, "updated": now})
+            proc = spawn(["pipeline", *args], self.log_path, prefix=prefix, env={**(env or {}), LOGGED: "1"})
             (self.dir / "pid").write_text(str(proc.pid))
         return self.dir
 
@@ -164,14 +178,17 @@ class Job:
             raise UserError(Message("job_already_running", name=self.name))
         self._lock = lock
         try:
-            previous = self.status()
-            if previous.state != "starting":
+            previous = self._read()
+            launched = previous.get("state") == "starting"
+            if not launched:
                 (self.dir / "STOP").unlink(missing_ok=True)
             (self.dir / "pid").write_text(str(os.getpid()))
-            started = previous.get("started") if previous.state == "starting" else None
-            self._written = {}
-            self.update(state="running", message="", pid=os.getpid(), started=started or time.time())
-            yield self
+            # What the launch or an earlier run said (a target, the last step and loss) stays until replaced.
+            self._written = {k: v for k, v in previous.items() if k not in ("state", "message", "updated")}
+            started = previous.get("started") if launched else time.time()
+            self.update(state="running", message="", pid=os.getpid(), started=started)
+            with nullcontext() if os.environ.get(LOGGED) else _tee(self.log_path):
+                yield self
         except KeyboardInterrupt:
             if self._written.get("state") in ACTIVE:
                 self.update(state="interrupted", message=Message("job_ctrl_c"))
@@ -235,11 +252,52 @@ def active_jobs(root: Path) -> list[Job]:
     return [job for job in (Job(p) for p in sorted(root.iterdir()) if p.is_dir()) if job.active]
 
 
+@contextmanager
+def _tee(log_path: Path) -> Iterator[None]:
+    """Copy what this process writes on its stdout and stderr (Python's, C libraries', its children's) into
+    `log_path` as well, so a job run in a terminal leaves the same log as a launched one."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log = open(log_path, "ab")  # noqa: SIM115 - closed below, after the pumps
+    lock = threading.Lock()
+    pumps, saved = [], []
+    for fd in (1, 2):
+        saved.append(os.dup(fd))
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, fd)
+        os.close(write_end)
+
+        def pump(read_end: int = read_end, terminal: int = saved[-1]) -> None:
+            while chunk := os.read(read_end, 65536):
+                os.write(terminal, chunk)
+                with lock:
+                    log.write(chunk)
+                    log.flush()
+            os.close(read_end)
+
+        pumps.append(threading.Thread(target=pump, name=f"bottega-tee-{fd}", daemon=True))
+        pumps[-1].start()
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, terminal in zip((1, 2), saved, strict=True):
+            os.dup2(terminal, fd)  # closes the pipe's last write end: its pump reads the rest, then stops
+        for thread in pumps:
+            thread.join(timeout=5)
+        for terminal in saved:
+            os.close(terminal)
+        log.close()
+
+
 def hold_devices() -> IO:
     """Called by a process that trains: hold this machine's accelerators (the GPUs in CUDA_VISIBLE_DEVICES, or the
     CPU) for its whole life (the OS drops the lock if it dies), so a second training started from anywhere, under any
     name, is refused. Close the returned file, or exit, to let go."""
-    lock = try_lock(device_lock_path())
+    deadline = time.monotonic() + 2  # `train.runs` probes the lock for an instant before it launches
+    while (lock := try_lock(device_lock_path())) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     if lock is None:
         raise UserError(Message("devices_busy"))
     return lock

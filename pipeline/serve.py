@@ -34,6 +34,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.i18n import Message
 from pipeline.jobs import free_port, wait_for_http
 from pipeline.models import ModelError
 
@@ -124,7 +125,7 @@ def start_local_server(
     """
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
-        raise ModelError(f"La cartella '{model_dir}' non contiene config.json: non è un modello da servire.")
+        raise ModelError(Message("model_no_config", path=model_dir))
     port = free_port()
     flags = batching_flags(device, concurrency, context_tokens) if batching else []
     # On a CPU, batching goes through Bottega's per-request attention (pipeline/varlen_attention.py), which runs

@@ -26,9 +26,9 @@ from math import comb, sqrt
 from pathlib import Path
 from typing import Any
 
-from pipeline.dataset import ROLES, dump_yaml, parse_yaml
+from pipeline.dataset import ROLES
 from pipeline.errors import UserError
-from pipeline.files import atomic_write
+from pipeline.files import atomic_write, dump_yaml, parse_yaml
 from pipeline.i18n import Message, t
 from pipeline.paths import bottega_home
 
@@ -104,7 +104,7 @@ class Vote:
 
     @classmethod
     def from_dict(cls, raw: Any) -> Vote:
-        """A Vote from loaded YAML; unknown or missing fields are a ValueError naming them."""
+        """A Vote from loaded YAML; unknown or missing fields are a UserError naming them."""
         if not isinstance(raw, dict):
             raise UserError(Message("vote_not_mapping"))
         known = [f.name for f in fields(cls)]
@@ -181,12 +181,12 @@ class VoteStore:
         return sorted(p for p in self.folder.iterdir() if _FILE.fullmatch(p.name))
 
     def all(self) -> list[Vote]:
-        """Every vote, oldest first. A damaged vote file is a ValueError naming it, never silently skipped."""
+        """Every vote, oldest first. A damaged vote file is a UserError naming it, never silently skipped."""
         votes = []
         for path in self.files():
             try:
                 votes.append(Vote.from_dict(parse_yaml(path.read_text(encoding="utf-8"))))
-            except (ValueError, UnicodeDecodeError) as e:  # UserError is a ValueError
+            except (UserError, UnicodeDecodeError) as e:
                 raise UserError(Message("vote_damaged", path=path, detail=str(e))) from e
         return sorted(votes, key=lambda v: (v.time, v.id))
 

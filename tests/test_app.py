@@ -74,5 +74,5 @@ def test_hub_panels_check_names_and_explain_an_unreachable_hub(app_url: str) -> 
         client.predict("seed_it.yaml", "utente/seed-it", True, api_name="/push_dataset")
     with pytest.raises(Exception, match="`run`|not in the list of choices"):  # Gradio's own check comes first
         client.predict("../../..", "utente/adapter", False, True, api_name="/push_adapter")
-    with pytest.raises(Exception, match="`nome`"):
+    with pytest.raises(Exception, match="`name`"):
         client.predict("utente/seed-it", "../fuori", api_name="/pull_dataset")

@@ -305,7 +305,7 @@ def test_every_shipped_eval_config_loads(bottega_home):
     for path in shipped:
         assert path.read_text(encoding="utf-8").startswith("# "), path
         config = ev.load_config(path)
-        assert config.output_path == bottega_home / "runs" / "train" / "smollm2-it" / "eval.yaml"
+        assert config.output_path == bottega_home / "runs" / "train" / "smollm2-it" / "eval" / "eval.yaml"
 
 
 def test_main_evaluates_an_explicit_adapter_and_prints_the_table(run_dir, bundled_model, tmp_path, capsys):

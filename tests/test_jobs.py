@@ -79,7 +79,7 @@ def test_a_launched_job_runs_stops_and_cannot_run_twice(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="già in corso"), job.running():
         pass
     job.stop()
-    _until(lambda: not job.alive("starting"))
+    _until(lambda: not job.alive({"state": "starting"}))
     assert job.status().state == "stopped"
     with pytest.raises(UserError, match="non è in corso"):
         job.stop()
@@ -101,6 +101,22 @@ def test_a_job_run_in_the_foreground_is_the_same_job(tmp_path: Path) -> None:
     assert job.status().state == "stopped" and not active_jobs(tmp_path)
 
 
+def test_a_job_run_in_a_terminal_is_interrupted_with_its_last_log_lines(tmp_path: Path) -> None:
+    """A terminal's run writes what it prints to the job's log too, so the app can show it after a kill."""
+    job = Job(tmp_path / "job")
+    script = tmp_path / "parla.py"
+    talking = "job.update(step=step); print(f'passo {step}', flush=True)"
+    script.write_text(WORKER.replace("job.update(step=step)", talking), encoding="utf-8")
+    terminal = subprocess.Popen([sys.executable, str(script), "pipeline", str(job.dir), "lavora"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    _until(lambda: job.status().get("step", 0) >= 3)
+    terminal.kill()
+    printed = terminal.communicate(timeout=30)[0].decode()
+    status = job.status()
+    assert status.state == "interrupted" and "passo 2" in status.log
+    assert "passo 2" in printed  # the terminal still saw it
+
+
 def test_a_killed_job_is_interrupted_with_its_last_log_lines(tmp_path: Path) -> None:
     job = Job(tmp_path / "job")
     job.launch([str(job.dir), "lavora"], prefix=_worker(tmp_path))
@@ -116,7 +132,7 @@ def test_a_killed_job_is_interrupted_with_its_last_log_lines(tmp_path: Path) -> 
 def test_a_bug_fails_the_job_with_its_traceback_in_the_log(tmp_path: Path) -> None:
     job = Job(tmp_path / "job")
     job.launch([str(job.dir), "bug"], prefix=_worker(tmp_path))
-    _until(lambda: not job.alive("starting") and job.status().state != "starting")
+    _until(lambda: not job.alive({"state": "starting"}) and job.status().state != "starting")
     status = job.status()
     assert status.state == "failed" and "KeyError" in status.message
     assert "Traceback" in status.log
@@ -131,3 +147,26 @@ def test_a_message_is_read_in_the_readers_language(tmp_path: Path) -> None:
     assert job.status().message.startswith("Fermato")
     with use("en"):
         assert job.status().message.startswith("Stopped")
+
+
+def test_the_tabs_follow_a_generation_and_an_evaluation_started_in_a_terminal(tmp_path: Path, bottega_home: Path):
+    """A page load finds them running, whoever started them, like the Addestra tab finds a training run."""
+    from pipeline.ui import compare, generate
+
+    jobs = [
+        Job(bottega_home / "runs" / "generate" / "da-terminale"),
+        Job(bottega_home / "runs" / "train" / "r" / "eval"),
+    ]
+    assert generate.attach()[0] is None and compare.attach_eval()[0] is None
+    terminals = [subprocess.Popen([*_worker(tmp_path), "pipeline", str(job.dir), "lavora"]) for job in jobs]
+    try:
+        _until(lambda: all(job.status().get("step", 0) >= 1 for job in jobs))
+        followed, timer = generate.attach()
+        assert followed == str(jobs[0].dir) and timer.active
+        followed, timer = compare.attach_eval()
+        assert followed == str(jobs[1].dir) and timer.active
+    finally:
+        for job, terminal in zip(jobs, terminals, strict=True):
+            job.stop()
+            terminal.wait(timeout=30)
+    assert generate.attach()[0] is None and compare.attach_eval()[0] is None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import arena, editor, paths
+from pipeline import arena, editor, models, paths
 from pipeline import dataset as ds_mod
 from pipeline.dataset import Dataset, DatasetError, Example
 from pipeline.generate.run import GenerationConfig
@@ -111,9 +111,9 @@ def test_dataset_picker_refuses_paths_out_of_the_datasets_folder(roots) -> None:
 def test_new_dataset_and_generation_names_are_plain_names(roots) -> None:
     """The Dataset tab's "new" box, the Genera tab's dataset name and opening it take one plain name."""
     for name in [*ATTEMPTS, "/etc/passwd", str(roots["outside"] / "nuovo"), "cartella/nuovo", "con spazi"]:
-        refused(roots, "nome", lambda name=name: editor.new_dataset(name), DatasetError)
-        refused(roots, "nome", lambda name=name: editor.dataset_file(name), DatasetError)
-    refused(roots, "nome", lambda: editor.new_dataset("esistente"), DatasetError)  # taken: refused, not replaced
+        refused(roots, "name", lambda name=name: editor.new_dataset(name), DatasetError)
+        refused(roots, "name", lambda name=name: editor.dataset_file(name), DatasetError)
+    refused(roots, "name", lambda: editor.new_dataset("esistente"), DatasetError)  # taken: refused, not replaced
     path = editor.new_dataset(LEGIT)
     assert path == (roots["datasets"] / f"{LEGIT}.yaml").resolve()
     assert ds_mod.load(path).name == LEGIT
@@ -135,8 +135,8 @@ def test_import_name_is_a_plain_name_and_writes_nothing_when_refused(roots) -> N
     row = {"instruction": "Come si dice grazie?", "output": "Grazie."}
     upload.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
     for name in [*ATTEMPTS[:5], *ATTEMPTS[6:], "/etc/passwd", "cartella/importato"]:  # "" means the file's name
-        refused(roots, "nome", lambda name=name: editor.import_upload(upload, None, name), DatasetError)
-    refused(roots, "nome", lambda: editor.import_upload(upload, None, "esistente"), DatasetError)
+        refused(roots, "name", lambda name=name: editor.import_upload(upload, None, name), DatasetError)
+    refused(roots, "name", lambda: editor.import_upload(upload, None, "esistente"), DatasetError)
     path, imported = editor.import_upload(upload, None, LEGIT)
     assert path == (roots["datasets"] / f"{LEGIT}.yaml").resolve()
     assert ds_mod.load(path).examples[0].output == "Grazie." and imported.name == LEGIT
@@ -182,7 +182,11 @@ def test_compare_adapter_is_a_run_or_a_hub_id(roots, monkeypatch) -> None:
     paths = [a for a in ATTEMPTS if a not in ("", "a/b")]  # no adapter at all, and a well-formed Hub id
     for choice in [*paths, "/etc/passwd", str(roots["outside"] / "run"), "link", "fuori/run"]:
         refused(roots, "adapter", lambda choice=choice: arena.adapter_source(choice))
-        refused(roots, "adapter", lambda choice=choice: arena.engine("smollm2-135m-instruct", choice))
+        refused(
+            roots,
+            "adapter",
+            lambda c=choice: next(arena.answer(arena.Conversation(), models.DEFAULT_MODEL, c, None, None)),
+        )
 
 
 def test_training_dataset_and_template_pickers_refuse_local_files(roots, monkeypatch) -> None:

@@ -58,7 +58,7 @@ def test_italian_costs_more_tokens_per_word_than_english(tokenizer) -> None:
     assert report.it_tokens_per_word == pytest.approx(report.it_tokens / report.it_words)
     assert report.ratio > 1.2  # SmolLM2's vocabulary is English-centric
     assert report.ratio == pytest.approx(report.it_tokens_per_word / report.en_tokens_per_word)
-    summary = report.summary_it()
+    summary = report.summary()
     assert summary.startswith("In italiano questo tokenizer usa ")
     assert f"{report.it_tokens_per_word:.1f}".replace(".", ",") in summary
     assert f"(+{round((report.ratio - 1) * 100)}%)" in summary

@@ -3,7 +3,7 @@
     from pipeline.generate.filters import FilterConfig, check
     reasons = check(instruction, input, output, FilterConfig())  # [] keeps the example
 
-Each rule answers with a short stable key (the keys of REASONS), so a generation run can count why candidates were
+Each rule answers with a short stable key (one of REASONS), so a generation run can count why candidates were
 dropped. The rules, and why they look where they look:
 
 - Language (lingua, restricted to the languages a teacher drifts into, so it is fast and does not mistake short
@@ -46,17 +46,18 @@ from pipeline.i18n import Message
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
-REASONS = {
-    "troppo_corta": "istruzione o risposta sotto il numero minimo di parole",
-    "troppo_lunga": "istruzione o risposta sopra il numero massimo di parole",
-    "solo_punteggiatura": "istruzione o risposta fatta solo di punteggiatura o di parole vuote",
-    "lingua_istruzione": "l'istruzione non è in italiano",
-    "lingua_risposta": "la risposta non è in italiano",
-    "lingua_mista": "la risposta mescola l'italiano con un'altra lingua",
-    "compito_non_testuale": "l'istruzione chiede ciò che un modello di testo non può fare (immagini, audio, link...)",
-    "rifiuto": "la risposta è un rifiuto",
-    "template_trapelato": "nel testo compaiono pezzi del prompt di generazione",
-}
+REASONS = (
+    "troppo_corta",
+    "troppo_lunga",
+    "solo_punteggiatura",
+    "lingua_istruzione",
+    "lingua_risposta",
+    "lingua_mista",
+    "compito_non_testuale",
+    "rifiuto",
+    "template_trapelato",
+)
+"""What each means, in both languages: `reason_<key>` in the catalogue."""
 
 
 @dataclass
@@ -97,7 +98,7 @@ class FilterConfig:
 
 
 def check(instruction: str, input: str | None, output: str, config: FilterConfig | None = None) -> list[str]:
-    """The reasons to reject this candidate example, as keys of REASONS, in a stable order; [] means keep it."""
+    """The reasons to reject this candidate example, as REASONS, in a stable order; [] means keep it."""
     config = config or FilterConfig()
     reasons = []
 

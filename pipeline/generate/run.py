@@ -25,13 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline import dataset as ds_mod
 from pipeline.config import from_mapping, load, save, to_mapping
 from pipeline.dataset import Dataset, Example, Meta
 from pipeline.errors import Problems, UserError, message_of
-from pipeline.files import atomic_write
+from pipeline.files import atomic_write, dump_yaml
 from pipeline.generate import prompts
 from pipeline.generate.filters import FilterConfig
 from pipeline.i18n import Message
@@ -386,7 +384,7 @@ class Run:
             for i, v in sorted(self.journal.verdicts.items())
             if not v["accepted"]
         ]
-        text = yaml.safe_dump(rejects, allow_unicode=True, sort_keys=False, width=1_000_000)
+        text = dump_yaml(rejects)
         atomic_write(self.dir / "rejects.yaml", text.encode("utf-8"))
 
     def stop_requested(self) -> bool:

@@ -78,8 +78,6 @@ def preflight(config: TrainConfig) -> list[str | Message]:
         problems += [_problem("dataset", p) for p in e.items]
     except UserError as e:  # it names `dataset` itself
         problems += e.items
-    except (ValueError, OSError) as e:
-        problems.append(_problem("dataset", str(e)))
     else:
         train_rows, _ = data.split(conversations, config.eval_share, config.seed)
         if not train_rows:

@@ -95,7 +95,7 @@ class TokenizerReport:
     examples: list[tuple[str, list[str]]]
     """Italian words and the readable pieces the tokenizer splits them into."""
 
-    def summary_it(self) -> str:
+    def summary(self) -> str:
         """One sentence for the UI, in the current language, about the cost of Italian."""
         extra = round((self.ratio - 1) * 100)
         it, en = _it_decimal(self.it_tokens_per_word), _it_decimal(self.en_tokens_per_word)

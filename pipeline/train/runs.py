@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.files import exclusive_lock, try_lock
-from pipeline.i18n import Message
+from pipeline.i18n import Message, t
 from pipeline.jobs import Job, JobStatus, active_jobs, device_lock_path, free_port
 from pipeline.paths import bottega_home, inside
 from pipeline.train.config import TrainConfig, load_run_config, save_run_config
@@ -95,6 +95,13 @@ def _refuse_if_busy() -> None:
     probe.close()
 
 
+def refuse_taken(config: TrainConfig) -> None:
+    """A new run needs a name no run has used: one that exists is resumed, not overwritten."""
+    found = status(config.run_path)
+    if found.state != "new":
+        raise UserError(Message("train_name_taken", name=config.name, state=t("state_" + found.state)))
+
+
 def _launch(config: TrainConfig, args: list[str], resume: bool) -> Path:
     """Launch the run's job; the caller holds the start lock and has checked the devices are free."""
     # Several processes on few cores: one thread each, or they fight over the cores.
@@ -113,9 +120,7 @@ def start(config: TrainConfig) -> Path:
     is taken."""
     with _start_lock():
         _refuse_if_busy()
-        found = status(config.run_path)
-        if found.state != "new":
-            raise UserError(Message("train_name_taken", name=config.name, state=found.state))
+        refuse_taken(config)
         config_path = save_run_config(config)
         (config.run_path / "metrics.jsonl").unlink(missing_ok=True)
         return _launch(config, ["train", "--config", str(config_path)], resume=False)

@@ -120,7 +120,7 @@ def train(config: TrainConfig, resume: bool = False) -> JobStatus:
     if not state.is_main_process:
         _train(config, job.dir, None, resume)
         return job.status()
-    with job.running(), hold_devices():
+    with hold_devices(), job.running():  # the devices first: a refused run must not touch the job's status
         os.environ.setdefault("TRACKIO_DIR", str(bottega_home() / "trackio"))
         save_config(config, job.config_path)
         try:

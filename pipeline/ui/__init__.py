@@ -70,7 +70,7 @@ def _page(demo: gr.Blocks, lang: str, access: Access) -> None:
     table = models.render()
     with gr.Tabs() as tabs:
         with gr.Tab(t("tab_generate"), id="generate"):
-            open_generated, generated_name = generate.render()
+            open_generated, generated_name = generate.render(demo)
         with gr.Tab(t("tab_dataset"), id="dataset"):
             dataset_picker = dataset.render(demo)
         with gr.Tab(t("tab_train"), id="train"):

@@ -92,6 +92,12 @@ def _same_signature(wrapper: Callable, fn: Callable) -> Callable:
     return wrapper
 
 
+def whole(value):
+    """A number from the form as the config loader wants it: a whole float (Gradio's numbers and sliders give floats)
+    as an int; anything else (2.5, None from an empty field) as it is, for the loader to name."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def gated(fn: Callable) -> Callable:
     """Run `fn` only if the visitor may spend the owner's resources (always locally; on a Space, a login in the
     allow-list). The check runs on the server for every call, from the page or through the API.
@@ -121,12 +127,23 @@ def gated(fn: Callable) -> Callable:
     return wrapper
 
 
+STATE_ICONS = {"starting": "⏳", "running": "▶️", "stopping": "⏸️", "stopped": "⏹️", "finished": "✅", "failed": "❌",
+               "interrupted": "⚠️"}  # fmt: skip
+
+
+def state_label(state: str) -> str:
+    """A job's state in words, with its icon: what every table and status box shows."""
+    return f"{STATE_ICONS.get(state, '')} {t('state_' + state)}".strip()
+
+
 def status_box(status: JobStatus, prefix: str, done: int = 0, total: int = 0, details: str = "") -> str:
     """The one way a tab shows a job: a progress bar (when `total` is known), the state in words, `details` (HTML
-    the tab composes: counters, ETA), the job's message, and the log's last lines when it failed or was interrupted.
-    Elements get ids under `prefix` for tests and styles."""
+    the tab composes: counters, ETA), the job's message, what to do when it stopped or died, and the log's last lines
+    when it failed or was interrupted. Elements get ids under `prefix` for tests and styles."""
     bar = f"<progress value='{done}' max='{max(total, 1)}' style='width:100%'></progress>" if total else ""
-    state = f"<b id='{prefix}-state'>{html.escape(t('state_' + status.state))}</b>"
+    state = f"<b id='{prefix}-state'>{html.escape(state_label(status.state))}</b>"
+    if status.state in ("stopped", "interrupted"):
+        state += f" · {html.escape(t('state_hint_' + status.state))}"
     message = f"<p id='{prefix}-message'>{html.escape(status.message)}</p>" if status.message else ""
     log = (
         f"<details open><summary>{html.escape(t('job_log_tail'))}</summary>"

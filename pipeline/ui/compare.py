@@ -42,19 +42,7 @@ def _chats(conversation: arena.Conversation) -> tuple[list, list]:
 @gated
 def send(message, conversation, stop, base, adapter, *sampling_values):
     """Both answers stream at once in this one event: every yield updates both chats."""
-    if not (message or "").strip():
-        raise UserError(Message("cmp_write_question"))
-    if not adapter:
-        raise UserError(Message("cmp_pick_adapter"))
-    sampling = _sampling(*sampling_values)
-    chat = arena.engine((base or "").strip() or models.DEFAULT_MODEL, adapter.strip())
-    conversation = conversation or arena.Conversation()
-    conversation.ask(message.strip())
-    stop = threading.Event()
-    yield "", conversation, stop, *_chats(conversation), ""
-    for _ in arena.stream(conversation, chat, sampling, stop):
-        yield gr.skip(), conversation, stop, *_chats(conversation), gr.skip()
-    yield gr.skip(), conversation, stop, *_chats(conversation), t("vote_now")
+    yield from _send(message, conversation, base, adapter, *sampling_values)
 
 
 @gated
@@ -65,7 +53,24 @@ def regenerate(conversation, stop, base, adapter, *sampling_values):
     question = conversation.history["base"][-1]["content"]
     for turns in conversation.history.values():
         turns.pop()
-    yield from send(question, conversation, stop, base, adapter, *sampling_values)
+    yield from _send(question, conversation, base, adapter, *sampling_values)
+
+
+def _send(message, conversation, base, adapter, *sampling_values):
+    if not (message or "").strip():
+        raise UserError(Message("cmp_write_question"))
+    if not adapter:
+        raise UserError(Message("cmp_pick_adapter"))
+    sampling = _sampling(*sampling_values)
+    base = (base or "").strip() or models.DEFAULT_MODEL
+    adapter = arena.adapter_source(adapter)  # refused before the question joins the conversation
+    conversation = conversation or arena.Conversation()
+    conversation.ask(message.strip())
+    answers = arena.answer(conversation, base, adapter, sampling, stop := threading.Event())
+    yield "", conversation, stop, *_chats(conversation), ""
+    for _ in answers:
+        yield gr.skip(), conversation, stop, *_chats(conversation), gr.skip()
+    yield gr.skip(), conversation, stop, *_chats(conversation), t("vote_now")
 
 
 def stop_generation(stop: threading.Event | None) -> None:
@@ -113,6 +118,12 @@ def evaluate_run(adapter: str | None):
     if not (run_dir / "config.yaml").is_file():
         raise UserError(Message("cmp_eval_needs_run"))
     return str(evaluate.start(run_dir)), gr.Timer(active=True)
+
+
+def attach_eval() -> tuple[str | None, gr.Timer]:
+    """On page load: follow the evaluation that is running, if any (started before a reload, or in a terminal)."""
+    running = evaluate.active_job()
+    return (str(running) if running else None), gr.Timer(active=running is not None)
 
 
 def poll_eval(eval_dir: str | None):
@@ -190,3 +201,4 @@ def render(demo: gr.Blocks) -> None:
     demo.load(statistics, None, [stats_table, tag_plot])
     eval_btn.click(evaluate_run, adapter, [eval_dir, eval_timer])
     eval_timer.tick(poll_eval, eval_dir, [eval_note, eval_table, eval_timer])
+    demo.load(attach_eval, None, [eval_dir, eval_timer])

@@ -221,7 +221,7 @@ def dataset_tokens(name: str, progress: gr.Progress = gr.Progress()) -> gr.BarPl
 
 def open_named(name: str) -> gr.Dropdown:
     """Select `<name>.yaml` in the dataset list (after a generation wrote it)."""
-    path = editor.dataset_file(name, "nome")
+    path = editor.dataset_file(name, "name")
     if not path.exists():
         raise UserError(Message("ds_not_yet", name=path.name))
     return gr.Dropdown(choices=editor.list_datasets(), value=path.name)

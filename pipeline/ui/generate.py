@@ -10,14 +10,15 @@ import gradio as gr
 import pandas as pd
 
 from pipeline import editor, models
+from pipeline.catalogue import CATALOGUE
 from pipeline.errors import UserError
 from pipeline.generate.run import GenerationConfig, start
 from pipeline.i18n import Message, t
-from pipeline.jobs import Job
+from pipeline.jobs import Job, active_jobs
 from pipeline.paths import bottega_home, inside
 from pipeline.space import Access
 from pipeline.teacher import PRESETS, TeacherConfig, key_status
-from pipeline.ui.common import gated, status_box
+from pipeline.ui.common import gated, status_box, whole
 
 
 def _teacher(
@@ -29,19 +30,14 @@ def _teacher(
         "model": (model or "").strip(),
         "base_url": (base_url or "").strip(),
         "api_key_env": (key_env or "").strip(),
-        "max_concurrency": _int(concurrency),
-        "max_tokens": _int(max_tokens),
+        "max_concurrency": whole(concurrency),
+        "max_tokens": whole(max_tokens),
         "temperature": temperature,
-        "budget_tokens": _int(budget_tokens) or None,
+        "budget_tokens": whole(budget_tokens) or None,
         "price_per_1k_prompt": price_in or None,
         "price_per_1k_completion": price_out or None,
         "budget_cost": budget or None,
     }
-
-
-def _int(value):
-    """A gr.Number's value as an int (Gradio gives floats); anything else as it is, for the loader to name."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def describe_key(preset: str, key_env: str) -> str:
@@ -61,12 +57,12 @@ def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshol
         raise UserError(Message("gen_name_missing"))
     return GenerationConfig.from_dict(
         {
-            "output": str(editor.dataset_file(name, "nome")),
+            "output": str(editor.dataset_file(name, "name")),
             "local_model": (local_model or "").strip() or models.DEFAULT_MODEL,
-            "count": _int(count),
+            "count": whole(count),
             "mix": {"self_instruct": si, "evol_instruct": ev, "orca": orca},
-            "max_depth": _int(depth),
-            "seed": _int(seed),
+            "max_depth": whole(depth),
+            "seed": whole(seed),
             "judge": bool(judge),
             "judge_threshold": threshold,
             "teacher": _teacher(*teacher),
@@ -112,8 +108,19 @@ def stop_run(run_dir: str | None) -> None:
     gr.Info(t("gen_stop_sent"))
 
 
+def attach() -> tuple[str | None, gr.Timer]:
+    """On page load: follow the generation that is running, if any (started before a reload, or in a terminal)."""
+    running = active_jobs(bottega_home() / "runs" / "generate")
+    return (str(running[0].dir) if running else None), gr.Timer(active=bool(running))
+
+
 def _reason_columns() -> list[str]:
     return [t("col_reason"), t("col_rejected")]
+
+
+def _reason(key: str) -> str:
+    """A rejection reason in words, its key after it (the key is what rejects.yaml and the CLI count)."""
+    return f"{t('reason_' + key)} ({key})" if f"reason_{key}" in CATALOGUE else key
 
 
 def _latest_columns() -> list[str]:
@@ -133,7 +140,8 @@ def poll(run_dir: str | None) -> tuple:
             "gen_teacher_live", requests=status.get("requests", 0), waiting=status.get("in_flight", 0)
         )
     progress = status_box(status, "gen", accepted, target, details)
-    reasons = pd.DataFrame(sorted(status.get("reasons", {}).items(), key=lambda kv: -kv[1]), columns=_reason_columns())
+    counted = sorted(status.get("reasons", {}).items(), key=lambda kv: -kv[1])
+    reasons = pd.DataFrame([(_reason(key), n) for key, n in counted], columns=_reason_columns())
     usage = t("gen_usage", tokens=status.get("tokens", 0))
     if status.get("cost") is not None:
         usage += t("gen_cost", cost=status.get("cost"))
@@ -146,8 +154,9 @@ def poll(run_dir: str | None) -> tuple:
     return progress, reasons, usage, latest, gr.Timer(active=status.active)
 
 
-def render() -> tuple[gr.Button, gr.Textbox]:
-    """Lay out the tab. Returns the "open in the Dataset tab" button and the dataset name, for the app to wire."""
+def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
+    """Lay out the tab; `demo` is the app, whose page load follows a running generation. Returns the "open in the
+    Dataset tab" button and the dataset name, for the app to wire."""
     with gr.Row():
         with gr.Column():
             gr.Markdown(t("gen_teacher"))
@@ -208,4 +217,5 @@ def render() -> tuple[gr.Button, gr.Textbox]:
     resume_btn.click(resume, values, [run_dir, timer])
     stop_btn.click(stop_run, run_dir, None)
     timer.tick(poll, run_dir, [progress, reasons, usage, latest, timer])
+    demo.load(attach, None, [run_dir, timer])
     return open_btn, name

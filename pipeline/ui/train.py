@@ -18,7 +18,7 @@ from pipeline.train import runs
 from pipeline.train.config import ATTENTION, PRESETS, SCHEDULERS, TrainConfig
 from pipeline.train.data import dataset_source, template_source
 from pipeline.ui import hub as hub_panels
-from pipeline.ui.common import gated, status_box
+from pipeline.ui.common import gated, state_label, status_box, whole
 
 # The form's fields, in the order the handlers receive them; each is a TrainConfig field.
 FIELDS = (
@@ -27,8 +27,6 @@ FIELDS = (
     "max_length", "epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum",
     "gradient_checkpointing", "neftune_alpha", "seed", "eval_share", "eval_steps", "save_steps", "num_processes",
 )  # fmt: skip
-_INTS = {"lora_r", "lora_alpha", "max_length", "max_steps", "batch_size", "grad_accum", "seed", "eval_steps"}
-_INTS |= {"save_steps", "num_processes"}
 
 
 def config_from_form(*values) -> TrainConfig:
@@ -37,8 +35,7 @@ def config_from_form(*values) -> TrainConfig:
     raw["target_modules"] = [m.strip() for m in raw["target_modules"].split(",")] if "," in raw[
         "target_modules"] else raw["target_modules"].strip()  # fmt: skip
     raw["neftune_alpha"] = raw["neftune_alpha"] or None
-    for name in _INTS:  # gr.Number gives floats; one left empty gives None, which the loader names
-        raw[name] = int(raw[name]) if isinstance(raw[name], int | float) else raw[name]
+    raw = {name: whole(value) for name, value in raw.items()}
     raw["chat_template"] = template_source(raw["chat_template"])
     return TrainConfig.from_dict(raw)
 
@@ -78,7 +75,7 @@ def check(*values) -> tuple:
     memory = pd.DataFrame(found.memory.table(), columns=[t("train_memory_part"), t("train_memory_size")])
     advice = "\n".join(f"- {a}" for a in found.memory.advice) or t("train_memory_fits")
     mask = gr.HighlightedText(mask, color_map={trained: "green"})
-    return mask, mask_note, found.tokenizer.summary_it(), memory, advice
+    return mask, mask_note, found.tokenizer.summary(), memory, advice
 
 
 @gated
@@ -140,7 +137,7 @@ def runs_table() -> tuple[pd.DataFrame, gr.CheckboxGroup]:
         [
             [
                 r["name"],
-                t("state_" + r["state"]).split(":")[0],
+                state_label(r["state"]),
                 f"{r.get('step', 0)}/{r.get('max_steps', '?')}",
                 round(r["loss"], 4) if isinstance(r.get("loss"), float) else None,
                 round(r["eval_loss"], 4) if isinstance(r.get("eval_loss"), float) else None,
@@ -155,7 +152,7 @@ def runs_table() -> tuple[pd.DataFrame, gr.CheckboxGroup]:
 def overlay(names: list[str] | None) -> pd.DataFrame:
     points = runs.loss_curves([runs.run_folder(n) for n in names or []])
     frame = pd.DataFrame(points, columns=["run", "step", "loss", "kind"])
-    frame["serie"] = frame["run"] + " · " + frame["kind"]
+    frame[t("col_series")] = frame["run"] + " · " + frame["kind"]
     return frame
 
 
@@ -252,7 +249,7 @@ def render(demo: gr.Blocks) -> None:
         with gr.Column(scale=2):
             chosen = gr.CheckboxGroup(label=t("train_overlay"), elem_id="train-chosen")
             refresh = gr.Button(t("train_refresh"), size="sm")
-    curves = gr.LinePlot(x="step", y="loss", color="serie", title=t("train_compare"), y_lim=[0, None])
+    curves = gr.LinePlot(x="step", y="loss", color=t("col_series"), title=t("train_compare"), y_lim=[0, None])
     hub_panels.adapter_panel(demo)
 
     preset.input(preset_values, preset, form[2:])
