@@ -449,7 +449,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "state_failed": ("errore", "failed"),
     "state_interrupted": ("interrotto", "interrupted"),
     "state_hint_stopped": ("premi Riprendi per continuare", "press Resume to go on"),
-    "state_hint_interrupted": ("il processo è terminato: premi Riprendi per continuare da dove si era fermato", "the process ended: press Resume to go on from where it stopped"),
+    "state_hint_interrupted": (
+        "il processo è terminato: premi Riprendi per continuare da dove si era fermato",
+        "the process ended: press Resume to go on from where it stopped",
+    ),
     "job_log_tail": ("Ultime righe del log", "Last lines of the log"),
     "access_title": ("Accesso", "Access"),
     # The Addestra tab's messages
@@ -1191,33 +1194,78 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Se non basta, scegli un modello più piccolo o una macchina con più memoria.",
         "If that is not enough, pick a smaller model or a machine with more memory.",
     ),
-    "ds_is_folder": ("'{path}' è una cartella, non un file YAML: indica il file del dataset", "'{path}' is a folder, not a YAML file: give the dataset's file"),
-    "file_not_readable": ("il file '{path}' non si può leggere (permessi): controlla chi ne è proprietario", "the file '{path}' cannot be read (permissions): check who owns it"),
+    "ds_is_folder": (
+        "'{path}' è una cartella, non un file YAML: indica il file del dataset",
+        "'{path}' is a folder, not a YAML file: give the dataset's file",
+    ),
+    "file_not_readable": (
+        "il file '{path}' non si può leggere (permessi): controlla chi ne è proprietario",
+        "the file '{path}' cannot be read (permissions): check who owns it",
+    ),
     "cli_is_folder_not_file": ("'{path}' è una cartella: indica un file", "'{path}' is a folder: give a file"),
-    "eval_adapter_unfinished": ("la run non ha ancora salvato l'adattatore: è finita?", "the run has not saved its adapter yet: did it finish?"),
+    "eval_adapter_unfinished": (
+        "la run non ha ancora salvato l'adattatore: è finita?",
+        "the run has not saved its adapter yet: did it finish?",
+    ),
     "eval_adapter_no_config": ("manca adapter_config.json", "adapter_config.json is missing"),
     "eval_no_adapter": ("{path} non contiene un adattatore LoRA ({where})", "{path} holds no LoRA adapter ({where})"),
-    "eval_no_examples": ("nessun esempio da valutare in {dataset}: servono conversazioni con una risposta", "no example to evaluate in {dataset}: conversations with an answer are needed"),
-    "eval_no_answer_tokens": ("Nessun token di risposta da misurare: gli esempi non hanno turni dell'assistente.", "No answer token to measure: the examples have no assistant turns."),
+    "eval_no_examples": (
+        "nessun esempio da valutare in {dataset}: servono conversazioni con una risposta",
+        "no example to evaluate in {dataset}: conversations with an answer are needed",
+    ),
+    "eval_no_answer_tokens": (
+        "Nessun token di risposta da misurare: gli esempi non hanno turni dell'assistente.",
+        "No answer token to measure: the examples have no assistant turns.",
+    ),
     # Why a generated candidate was rejected (pipeline.generate.filters.REASONS and the run's own reasons)
-    "reason_troppo_corta": ("troppo corta: istruzione o risposta sotto il numero minimo di parole", "too short: instruction or answer under the minimum number of words"),
-    "reason_troppo_lunga": ("troppo lunga: istruzione o risposta sopra il numero massimo di parole", "too long: instruction or answer over the maximum number of words"),
+    "reason_troppo_corta": (
+        "troppo corta: istruzione o risposta sotto il numero minimo di parole",
+        "too short: instruction or answer under the minimum number of words",
+    ),
+    "reason_troppo_lunga": (
+        "troppo lunga: istruzione o risposta sopra il numero massimo di parole",
+        "too long: instruction or answer over the maximum number of words",
+    ),
     "reason_solo_punteggiatura": ("solo punteggiatura o parole vuote", "only punctuation or empty words"),
     "reason_lingua_istruzione": ("l'istruzione non è in italiano", "the instruction is not in Italian"),
     "reason_lingua_risposta": ("la risposta non è in italiano", "the answer is not in Italian"),
-    "reason_lingua_mista": ("la risposta mescola l'italiano con un'altra lingua", "the answer mixes Italian with another language"),
-    "reason_compito_non_testuale": ("un compito che un modello di testo non può fare (immagini, audio, link...)", "a task a text model cannot do (images, audio, links...)"),
+    "reason_lingua_mista": (
+        "la risposta mescola l'italiano con un'altra lingua",
+        "the answer mixes Italian with another language",
+    ),
+    "reason_compito_non_testuale": (
+        "un compito che un modello di testo non può fare (immagini, audio, link...)",
+        "a task a text model cannot do (images, audio, links...)",
+    ),
     "reason_rifiuto": ("la risposta è un rifiuto", "the answer is a refusal"),
-    "reason_template_trapelato": ("nel testo compaiono pezzi del prompt di generazione", "pieces of the generation prompt show in the text"),
-    "reason_nessun_guadagno": ("l'evoluzione non aggiunge niente al compito di partenza", "the evolution adds nothing to the task it started from"),
+    "reason_template_trapelato": (
+        "nel testo compaiono pezzi del prompt di generazione",
+        "pieces of the generation prompt show in the text",
+    ),
+    "reason_nessun_guadagno": (
+        "l'evoluzione non aggiunge niente al compito di partenza",
+        "the evolution adds nothing to the task it started from",
+    ),
     "reason_duplicato": ("quasi uguale a un esempio già presente", "nearly the same as an example already there"),
     "reason_giudice": ("voto del giudice sotto la soglia", "the judge's score is under the threshold"),
-    "reason_obiettivo_raggiunto": ("arrivato dopo che l'obiettivo era raggiunto", "arrived after the target was reached"),
+    "reason_obiettivo_raggiunto": (
+        "arrivato dopo che l'obiettivo era raggiunto",
+        "arrived after the target was reached",
+    ),
     "reason_yaml_empty": ("il teacher ha risposto vuoto", "the teacher's reply was empty"),
     "reason_yaml_not_yaml": ("la risposta del teacher non è YAML", "the teacher's reply is not YAML"),
-    "reason_yaml_not_mapping": ("la risposta del teacher non è una mappa YAML", "the teacher's reply is not a YAML mapping"),
+    "reason_yaml_not_mapping": (
+        "la risposta del teacher non è una mappa YAML",
+        "the teacher's reply is not a YAML mapping",
+    ),
     "reason_yaml_missing_keys": ("alla risposta del teacher mancano delle chiavi", "the teacher's reply misses keys"),
-    "reason_yaml_truncated": ("la risposta del teacher è stata tagliata al limite di token", "the teacher's reply was cut at the token limit"),
-    "hub_votes_repo": ("Il repo dei voti '{repo}' non si può creare né leggere ({error}). Controlla {env} (UTENTE/NOME) e che HF_TOKEN sia un token con permesso di scrittura.", "The votes repo '{repo}' cannot be created or read ({error}). Check {env} (USER/NAME) and that HF_TOKEN is a token with write access."),
+    "reason_yaml_truncated": (
+        "la risposta del teacher è stata tagliata al limite di token",
+        "the teacher's reply was cut at the token limit",
+    ),
+    "hub_votes_repo": (
+        "Il repo dei voti '{repo}' non si può creare né leggere ({error}). Controlla {env} (UTENTE/NOME) e che HF_TOKEN sia un token con permesso di scrittura.",
+        "The votes repo '{repo}' cannot be created or read ({error}). Check {env} (USER/NAME) and that HF_TOKEN is a token with write access.",
+    ),
     "col_series": ("serie", "series"),
 }
