@@ -161,7 +161,8 @@ def _train(args: argparse.Namespace) -> int:
         status = train(load_run_config(args.resume), resume=True)
     else:
         config = load_config(args.config)
-        runs.refuse_taken(config)
+        if runs.status(config.run_path).state != "starting":  # "starting": launched, its launcher checked the name
+            runs.refuse_taken(config)
         status = train(config)
     print(f"{t('state_' + status.state)}: {t('train_step')} {status.get('step')}/{status.get('max_steps')}, "
           f"loss {status.get('loss')}")  # fmt: skip
