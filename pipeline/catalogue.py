@@ -226,18 +226,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{value!r} non è ammesso, usa uno tra {choices}",
         "{value!r} is not allowed, use one of {choices}",
     ),
-    "yaml_file_missing": (
-        "{arg}: il file '{path}' non esiste: controlla il percorso",
-        "{arg}: the file '{path}' does not exist: check the path",
-    ),
-    "yaml_file_is_folder": (
-        "{arg}: '{path}' è una cartella, non un file YAML: indica il file",
-        "{arg}: '{path}' is a folder, not a YAML file: give the file",
-    ),
-    "yaml_not_utf8": (
-        "{arg}: il file '{path}' non è UTF-8 (byte {byte}): salvalo in UTF-8",
-        "{arg}: the file '{path}' is not UTF-8 (byte {byte}): save it as UTF-8",
-    ),
     "yaml_not_mapping": (
         "{arg}: '{path}' dev'essere una mappa YAML (chiave: valore), trovato {found}",
         "{arg}: '{path}' must be a YAML mapping (key: value), got {found}",
@@ -293,7 +281,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{value} is not a Hub repo id: write USER/NAME (letters, digits, '-', '_', '.'; no spaces or '..')",
     ),
     "found_value": ("{value} ({kind})", "{value} ({kind})"),
-    "in_file": ("{path}: {problem}", "{path}: {problem}"),
     "missing_field": ("manca, ed è obbligatorio: aggiungilo", "is missing and required: add it"),
     "dataset_title": ("Dataset", "Dataset"),
     # Training config (pipeline.train.config)
@@ -796,11 +783,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         " (YAML legge no, on, off, 010 come altro: scrivi il valore tra virgolette)",
         " (YAML reads no, on, off, 010 as something else: put the value in quotes)",
     ),
-    "ds_file_missing": ("il file '{path}' non esiste", "the file '{path}' does not exist"),
-    "ds_not_utf8": (
-        "il file '{path}' non è UTF-8 (byte {byte}): salvalo in UTF-8",
-        "the file '{path}' is not UTF-8 (byte {byte}): save it as UTF-8",
-    ),
     "ds_stale": (
         "il file '{path}' è stato modificato da qualcun altro dopo che l'hai aperto: ricaricalo e rifai la modifica, così non sovrascrivi il suo lavoro",
         "the file '{path}' was changed by someone else after you opened it: reload it and make your change again, so as not to overwrite their work",
@@ -1194,10 +1176,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Se non basta, scegli un modello più piccolo o una macchina con più memoria.",
         "If that is not enough, pick a smaller model or a machine with more memory.",
     ),
-    "ds_is_folder": (
-        "'{path}' è una cartella, non un file YAML: indica il file del dataset",
-        "'{path}' is a folder, not a YAML file: give the dataset's file",
-    ),
     "file_not_readable": (
         "il file '{path}' non si può leggere (permessi): controlla chi ne è proprietario",
         "the file '{path}' cannot be read (permissions): check who owns it",
@@ -1268,4 +1246,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The votes repo '{repo}' cannot be created or read ({error}). Check {env} (USER/NAME) and that HF_TOKEN is a token with write access.",
     ),
     "col_series": ("serie", "series"),
+    "file_missing": (
+        "il file '{path}' non esiste: controlla il percorso",
+        "the file '{path}' does not exist: check the path",
+    ),
+    "file_is_folder": ("'{path}' è una cartella: indica il file", "'{path}' is a folder: give the file"),
+    "file_not_utf8": (
+        "il file '{path}' non è UTF-8 (byte {byte}): salvalo in UTF-8",
+        "the file '{path}' is not UTF-8 (byte {byte}): save it as UTF-8",
+    ),
+    "where_problem": ("{where}: {problem}", "{where}: {problem}"),
 }

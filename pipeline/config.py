@@ -27,32 +27,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.errors import ConfigError, UserError
-from pipeline.files import atomic_write, dump_yaml, parse_yaml
+from pipeline.files import atomic_write, dump_yaml, read_yaml
 from pipeline.i18n import Message
 
 T = TypeVar("T")
 
 
-def read_yaml(path: str | Path, arg: str = "--config") -> dict[str, Any]:
+def read_mapping(path: str | Path, arg: str = "--config") -> dict[str, Any]:
     """A config file's YAML mapping (an empty file is an empty mapping); UserError naming `arg` for a missing file,
     a folder, bad encoding, bad YAML, tags, aliases, or anything but a mapping at the top."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise UserError(Message("yaml_file_missing", arg=arg, path=path)) from e
-    except IsADirectoryError as e:
-        raise UserError(Message("yaml_file_is_folder", arg=arg, path=path)) from e
-    except PermissionError as e:
-        raise UserError(Message("cli_argument", arg=arg, problem=Message("file_not_readable", path=path))) from e
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UserError(Message("yaml_not_utf8", arg=arg, path=path, byte=e.start)) from e
-    try:
-        raw = parse_yaml(text)
+        raw = read_yaml(path)[2]
     except UserError as e:
-        raise UserError(*(Message("in_file", path=path, problem=p) for p in e.items)) from e
+        raise UserError(*(Message("where_problem", where=arg, problem=p) for p in e.items)) from e
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -61,7 +49,7 @@ def read_yaml(path: str | Path, arg: str = "--config") -> dict[str, Any]:
 
 
 def load(cls: type[T], path: str | Path, arg: str = "--config") -> T:
-    return from_mapping(cls, read_yaml(path, arg))
+    return from_mapping(cls, read_mapping(path, arg))
 
 
 def from_mapping(cls: type[T], raw: Any, prefix: str = "") -> T:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UserError
-from pipeline.files import MAX_VALUE_CHARS, atomic_write, dump_yaml, exclusive_lock, parse_yaml
+from pipeline.files import MAX_VALUE_CHARS, atomic_write, dump_yaml, exclusive_lock, read_yaml
 from pipeline.i18n import Message
 from pipeline.paths import bottega_home
 
@@ -317,21 +317,8 @@ def _example_to_dict(example: Example) -> dict[str, Any]:
 
 def load(path: str | Path) -> Dataset:
     """Read and validate a dataset file. Raises DatasetError listing every problem."""
-    path = Path(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise DatasetError([Message("ds_file_missing", path=path)]) from e
-    except IsADirectoryError as e:
-        raise DatasetError([Message("ds_is_folder", path=path)]) from e
-    except PermissionError as e:
-        raise DatasetError([Message("file_not_readable", path=path)]) from e
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DatasetError([Message("ds_not_utf8", path=path, byte=e.start)]) from e
-    try:
-        raw = parse_yaml(text)
+        data, text, raw = read_yaml(Path(path))
     except UserError as e:
         raise DatasetError(e.items) from e
     dataset = from_dict(raw)

@@ -109,6 +109,23 @@ def parse_yaml(text: str) -> Any:
         raise UserError(Message("yaml_syntax", where="", problem=str(e))) from e
 
 
+def read_yaml(path: Path) -> tuple[bytes, str, Any]:
+    """A YAML file's bytes, text and data (read as `parse_yaml` reads); UserError saying what is wrong with it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise UserError(Message("file_missing", path=path)) from e
+    except IsADirectoryError as e:
+        raise UserError(Message("file_is_folder", path=path)) from e
+    except PermissionError as e:
+        raise UserError(Message("file_not_readable", path=path)) from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(Message("file_not_utf8", path=path, byte=e.start)) from e
+    return data, text, parse_yaml(text)
+
+
 def dump_yaml(data: Any) -> str:
     """YAML as Bottega writes every file people read: block scalars for multi-line text, Unicode kept, keys in
     order, no aliases, YAML 1.1 traps quoted."""

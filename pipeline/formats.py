@@ -77,7 +77,7 @@ def import_file(path: str | Path, fmt: str | None = None, name: str | None = Non
     if fmt is not None and fmt not in IMPORT_FORMATS:
         raise DatasetError([Message("fmt_unknown_format", format=fmt, choices=", ".join(IMPORT_FORMATS))])
     if not path.exists():
-        raise DatasetError([Message("ds_file_missing", path=path)])
+        raise DatasetError([Message("file_missing", path=path)])
     suffix = path.suffix.lower()
     problems: list[Message] = []
     if fmt == "hf" or (fmt is None and (path.is_dir() or suffix in (".parquet", ".arrow"))):
@@ -125,7 +125,7 @@ def _read_text(path: Path) -> str:
     try:
         text = data.decode("utf-8-sig")  # spreadsheets often start their UTF-8 files with a BOM
     except UnicodeDecodeError as e:
-        raise DatasetError([Message("ds_not_utf8", path=path.name, byte=e.start)]) from e
+        raise DatasetError([Message("file_not_utf8", path=path.name, byte=e.start)]) from e
     if not text.strip():
         raise DatasetError([Message("fmt_file_empty", name=path.name)])
     return text

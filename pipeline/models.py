@@ -252,7 +252,7 @@ def load(base: str, adapter: str | Path | None = None, chat_template: str | None
         dtype = "bfloat16" if device == "cuda" else "float32"
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype if dtype == "auto" else getattr(torch, dtype))
     model = model.to(device).eval()
-    _, tokenizer, eot_ids = load_tokenizer(folder, base, chat_template, adapter)
+    tokenizer, eot_ids = load_tokenizer(folder, base, chat_template, adapter)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -264,7 +264,7 @@ def load(base: str, adapter: str | Path | None = None, chat_template: str | None
 
 
 def load_tokenizer(folder: Path, name: str, chat_template: str | None = None, adapter: str | Path | None = None,
-                   require_template: bool = False) -> tuple[Path, Any, set[int]]:  # fmt: skip
+                   require_template: bool = False) -> tuple[Any, set[int]]:  # fmt: skip
     """The model's tokenizer with the chat template to use, and its end-of-turn ids.
 
     The template: the one saved with `adapter` (what its training used), else `chat_template` ("chatml" or a
@@ -282,7 +282,7 @@ def load_tokenizer(folder: Path, name: str, chat_template: str | None = None, ad
         generation_eos = GenerationConfig.from_pretrained(folder).eos_token_id
     except OSError:
         generation_eos = None
-    return folder, tokenizer, end_of_turn_ids(tokenizer, generation_eos)
+    return tokenizer, end_of_turn_ids(tokenizer, generation_eos)
 
 
 def apply_template(tokenizer: Any, choice: str | None, model: str) -> None:

@@ -142,7 +142,7 @@ def test_each_schema_problem_is_reported_once(tmp_path: Path):
 
 def test_a_missing_id_is_reported_once_by_position():
     with pytest.raises(DatasetError) as caught:
-        dataset.from_dict(dataset.parse_yaml("schema_version: 1\nname: x\nexamples:\n- instruction: a\n  output: b\n"))
+        dataset.from_dict(files.parse_yaml("schema_version: 1\nname: x\nexamples:\n- instruction: a\n  output: b\n"))
     assert caught.value.problems == ["esempio n. 1, `id`: manca (es. it-cucina-001)"]
 
 

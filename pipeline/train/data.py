@@ -88,8 +88,8 @@ def load_tokenizer(config: TrainConfig) -> tuple[Path, Any, set[int]]:
     an assistant turn."""
     from pipeline import models
 
-    return models.load_tokenizer(models.resolve(config.model), config.model, config.chat_template,
-                                 require_template=True)  # fmt: skip
+    model_dir = models.resolve(config.model)
+    return model_dir, *models.load_tokenizer(model_dir, config.model, config.chat_template, require_template=True)
 
 
 def _render(tokenizer: Any, messages: list[dict], generation_prompt: bool = False) -> list[int]:
