@@ -13,6 +13,8 @@
     python -m pipeline eval --config configs/eval/smollm2.yaml
     python -m pipeline chat --adapter RUN_DIR "Qual è la capitale d'Italia?"
     python -m pipeline votes stats | votes export --out preferenze.yaml
+    python -m pipeline preferences fidelity --config configs/preferences/fidelity.yaml
+    python -m pipeline preferences judge --eval RUN_DIR/eval/eval.yaml --out datasets_yaml/giudice.yaml
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
     python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
     python -m pipeline hub push-adapter RUN_DIR --repo UTENTE/smollm2-it [--merged]
@@ -201,10 +203,27 @@ def _votes_stats(args: argparse.Namespace) -> None:
 
 
 def _votes_export(args: argparse.Namespace) -> None:
-    from pipeline import votes
+    from pipeline import preferences, votes
 
-    pairs = votes.export_preferences(votes.VoteStore().all(), args.out)
-    print(f"{args.out}: {pairs} coppie scelta/scartata")
+    pairs = preferences.export_votes(votes.VoteStore().all(), args.out)
+    print(t("pref_written", path=args.out, pairs=pairs))
+
+
+def _preferences_judge(args: argparse.Namespace) -> None:
+    from pipeline import preferences
+
+    pairs = preferences.export_judge(args.eval, args.out)
+    print(t("pref_written", path=args.out, pairs=pairs))
+
+
+def _preferences_fidelity(args: argparse.Namespace) -> int:
+    from pipeline import preferences
+
+    config = preferences.load_config(args.config)
+    if args.detach:
+        print(preferences.start(config))
+        return 0
+    return preferences.main(config)
 
 
 def _hub_push_dataset(args: argparse.Namespace) -> None:
@@ -396,6 +415,22 @@ def build_parser() -> argparse.ArgumentParser:
     votes_export = votes_commands.add_parser("export", help="coppie scelta/scartata in YAML")
     votes_export.add_argument("--out", required=True, type=_output_file)
     votes_export.set_defaults(func=_votes_export)
+
+    prefs_parser = commands.add_parser("preferences", help="coppie di preferenza per DPO, KTO e ORPO")
+    prefs_commands = prefs_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fidelity = prefs_commands.add_parser(
+        "fidelity", help="il modello risponde ai prompt di addestramento; le risposte difettose diventano 'rejected'"
+    )
+    fidelity.add_argument("--config", required=True, type=_existing_file, help="il file YAML delle coppie di fedeltà")
+    fidelity.add_argument("--detach", action="store_true", help="avvia in background e stampa la cartella del job")
+    fidelity.set_defaults(func=_preferences_fidelity)
+    prefs_votes = prefs_commands.add_parser("votes", help="i voti A/B decisivi come dataset di coppie")
+    prefs_votes.add_argument("--out", required=True, type=_output_file)
+    prefs_votes.set_defaults(func=_votes_export)
+    judge = prefs_commands.add_parser("judge", help="le coppie su cui il giudice concorda nei due ordini")
+    judge.add_argument("--eval", required=True, type=_existing_file, help="l'eval.yaml di una valutazione col giudice")
+    judge.add_argument("--out", required=True, type=_output_file)
+    judge.set_defaults(func=_preferences_judge)
 
     hub_parser = commands.add_parser("hub", help="dataset, adapter e modelli sull'Hub (token: HF_TOKEN o login)")
     hub_commands = hub_parser.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1256,4 +1256,43 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "the file '{path}' is not UTF-8 (byte {byte}): save it as UTF-8",
     ),
     "where_problem": ("{where}: {problem}", "{where}: {problem}"),
+    # Preference training (pipeline.train.preference) and preference data (pipeline.preferences)
+    "data_preferences_yaml": (
+        "il metodo '{method}' si addestra su un dataset YAML di coppie (esempi con `rejected`): indica un file .yaml",
+        "the '{method}' method trains on a YAML dataset of pairs (examples with `rejected`): give a .yaml file",
+    ),
+    "data_no_preferences": (
+        "{dataset} non ha dati di preferenza per '{method}': servono esempi approvati con `rejected` (per KTO anche con `meta.desirable`). Creali con `python -m pipeline preferences fidelity` o esportando i voti",
+        "{dataset} has no preference data for '{method}': it needs approved examples with `rejected` (for KTO also with `meta.desirable`). Build them with `python -m pipeline preferences fidelity` or by exporting the votes",
+    ),
+    "fidelity_run_or_model": (
+        "`run_dir` esclude `model` e `dataset`: la run dice già modello, adattatore e dataset",
+        "`run_dir` excludes `model` and `dataset`: the run already says which model, adapter and dataset",
+    ),
+    "fidelity_required_without_run": ("è obbligatorio senza `run_dir`", "is required without `run_dir`"),
+    "fidelity_samples_greedy": (
+        "più risposte per prompt servono solo con `temperature` > 0 (greedy dà sempre la stessa)",
+        "several answers per prompt need `temperature` > 0 (greedy always gives the same one)",
+    ),
+    "fidelity_yaml": (
+        "le coppie di fedeltà si costruiscono da un dataset YAML (le sue risposte italiane sono le scelte)",
+        "fidelity pairs are built from a YAML dataset (its Italian answers are the chosen ones)",
+    ),
+    "fidelity_already_running": (
+        "La costruzione delle coppie di fedeltà di '{name}' è già in corso.",
+        "Building the fidelity pairs of '{name}' is already running.",
+    ),
+    "fidelity_progress": ("Risposte del modello: {done}/{total}", "Model answers: {done}/{total}"),
+    "fidelity_stopped": ("Fermata: nessun file scritto.", "Stopped: no file written."),
+    "fidelity_done": (
+        "{pairs} coppie da {answered} risposte (problemi: {reasons})",
+        "{pairs} pairs from {answered} answers (problems: {reasons})",
+    ),
+    "reason_non_italiana": ("la risposta non è in italiano", "the answer is not in Italian"),
+    "reason_ripetizioni": ("la risposta si ripete in un ciclo", "the answer repeats itself in a loop"),
+    "reason_registro": (
+        "la risposta usa il registro sbagliato (tu invece di Lei, o viceversa)",
+        "the answer uses the wrong register (tu instead of Lei, or the other way round)",
+    ),
+    "pref_written": ("{path}: {pairs} coppie scelta/scartata", "{path}: {pairs} chosen/rejected pairs"),
 }

@@ -41,7 +41,7 @@ from pipeline.paths import bottega_home
 
 SCHEMA_VERSION = 1
 STATUSES = ("draft", "approved", "rejected")
-METHODS = ("human", "self_instruct", "evol_instruct", "orca", "import")
+METHODS = ("human", "self_instruct", "evol_instruct", "orca", "import", "votes", "judge", "fidelity", "feedback")
 ROLES = ("system", "user", "assistant")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -71,6 +71,11 @@ class Meta:
     tokens: int | None = None
     judge_score: float | None = None
     language: str | None = None
+    desirable: bool | None = None
+    """For KTO: whether `output` is a good answer (a thumbs up) or a bad one (a thumbs down). An example marked
+    `false` is never trained on by SFT."""
+    source: str | None = None
+    """Where a preference row came from: the vote, the evaluation file and pair, the run that answered."""
 
 
 @dataclass
@@ -81,6 +86,9 @@ class Example:
     system: str | None = None
     input: str | None = None
     messages: list[dict[str, str]] | None = None  # a whole conversation, for multi-turn examples
+    rejected: str | None = None
+    """A worse answer to the same prompt: `output` is the chosen one. Examples with one are preference pairs (DPO,
+    ORPO, KTO); SFT trains on `output` only."""
     meta: Meta = field(default_factory=Meta)
 
 
@@ -105,7 +113,7 @@ class Dataset:
 
 
 _HEADER_KEYS = ("schema_version", "name", "language", "description", "license", "created", "provenance", "examples")
-_EXAMPLE_KEYS = ("id", "system", "instruction", "input", "output", "messages", "meta")
+_EXAMPLE_KEYS = ("id", "system", "instruction", "input", "output", "rejected", "messages", "meta")
 _META_KEYS = tuple(f.name for f in fields(Meta))
 
 
@@ -147,7 +155,9 @@ def validate_example(example: Example, index: int | None = None) -> list[Message
     for name in ("instruction", "output"):
         if not getattr(example, name).strip():
             problems.append(_problem(where, name, Message("ds_empty")))
-    texts = {name: getattr(example, name) for name in ("system", "instruction", "input", "output")}
+    if example.rejected is not None and not example.rejected.strip():
+        problems.append(_problem(where, "rejected", Message("ds_empty")))
+    texts = {name: getattr(example, name) for name in ("system", "instruction", "input", "output", "rejected")}
     texts.update({f"messages[{i}].content": m.get("content") for i, m in enumerate(example.messages or [])})
     for name, text in texts.items():
         if isinstance(text, str) and len(text) > MAX_VALUE_CHARS:
@@ -241,6 +251,8 @@ def _example_from_dict(item: Any, index: int, problems: list[Message]) -> Exampl
         tokens=_number(raw_meta, "tokens", where, problems, int),
         judge_score=_number(raw_meta, "judge_score", where, problems, float),
         language=_text(raw_meta, "language", where, problems, prefix="meta."),
+        desirable=_flag(raw_meta, "desirable", where, problems),
+        source=_text(raw_meta, "source", where, problems, prefix="meta."),
     )
     messages = item.get("messages")
     if messages is not None and not (
@@ -257,6 +269,7 @@ def _example_from_dict(item: Any, index: int, problems: list[Message]) -> Exampl
         output=_text(item, "output", where, problems, required=True),
         system=_text(item, "system", where, problems),
         input=_text(item, "input", where, problems),
+        rejected=_text(item, "rejected", where, problems),
         messages=messages,
         meta=meta,
     )
@@ -279,6 +292,14 @@ def _text(
         problems.append(_problem(where, f"{prefix}{key}", Message("ds_not_text", value=value, hint=hint)))
         return str(value)
     return value
+
+
+def _flag(raw: dict, key: str, where: Message, problems: list[Message]) -> bool | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    problems.append(_problem(where, f"meta.{key}", Message("ds_must_be", what=Message("type_bool"))))
+    return None
 
 
 def _number(raw: dict, key: str, where: Message, problems: list[Message], kind: type) -> Any:
@@ -308,6 +329,8 @@ def _example_to_dict(example: Example) -> dict[str, Any]:
     if example.input is not None:
         out["input"] = example.input
     out["output"] = example.output
+    if example.rejected is not None:
+        out["rejected"] = example.rejected
     if example.messages is not None:
         out["messages"] = example.messages
     meta = {k: getattr(example.meta, k) for k in _META_KEYS}

@@ -9,7 +9,7 @@ sessions voting at once never lose or mix votes, and the folder can be copied, m
     store.add(Vote(verdict="a", turns=[{"role": "user", "content": "Ciao!"}], answer_a="...", answer_b="...",
                    sides=assign_sides(seed), models={"base": "...", "finetuned": "..."}, sampling={...}))
     print(stats(store.all()).table())
-    export_preferences(store.all(), Path("preferenze.yaml"))
+    pipeline.preferences.export_votes(store.all(), Path("preferenze-voti.yaml"))
 """
 
 from __future__ import annotations
@@ -314,26 +314,3 @@ def preference_rows(votes: list[Vote]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def export_preferences(votes: list[Vote], path: Path) -> int:
-    """Write the decisive votes as a YAML preference dataset (prompt, chosen, rejected), atomically.
-
-    Ties and "entrambe scarse" have no chosen answer: they are left out and counted under `skipped`.
-    Returns the number of pairs written.
-    """
-    rows = preference_rows(votes)
-    skipped = Counter(v.verdict for v in votes if v.winner not in MODELS)
-    header = (
-        "# Coppie di preferenza (chosen/rejected) dai voti alla cieca del tab Confronta, una per voto decisivo.\n"
-        "# I voti 'pari' ed 'entrambe scarse' non scelgono una risposta: sono esclusi e contati in 'skipped'.\n"
-    )
-    data = {
-        "created": _now(),
-        "votes": len(votes),
-        "pairs": len(rows),
-        "skipped": {"tie": skipped["tie"], "both_bad": skipped["both_bad"]},
-        "rows": rows,
-    }
-    atomic_write(Path(path), (header + dump_yaml(data)).encode("utf-8"))
-    return len(rows)

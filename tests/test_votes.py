@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from pipeline import files, votes
-from pipeline.votes import TAGS, Vote, VoteStore, assign_sides, export_preferences, stats
+from pipeline.votes import TAGS, Vote, VoteStore, assign_sides, stats
 
 BASE_LEFT = {"A": "base", "B": "finetuned"}
 TUNED_LEFT = {"A": "finetuned", "B": "base"}
@@ -228,6 +228,9 @@ def test_invalid_verdict_and_tag_errors_name_the_field_and_the_allowed_values():
 
 
 def test_export_puts_the_winners_answer_in_chosen_whichever_side_it_was_on(tmp_path: Path):
+    from pipeline import dataset
+    from pipeline.preferences import export_votes
+
     tuned_right = make_vote("finetuned", BASE_LEFT, tags=["grammatica"], comment="A sbaglia il modo.")
     tuned_left = make_vote("finetuned", TUNED_LEFT, minute=1)
     base_left = make_vote("base", BASE_LEFT, minute=2, tags=["completezza"])
@@ -237,26 +240,27 @@ def test_export_puts_the_winners_answer_in_chosen_whichever_side_it_was_on(tmp_p
     all_votes.append(make_vote("both_bad", minute=5))
     path = tmp_path / "out" / "preferenze.yaml"
 
-    assert export_preferences(all_votes, path) == 4
+    assert export_votes(all_votes, path) == 4
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("# Coppie di preferenza")
-    assert "  chosen: |-\n    Si usa dopo i verbi d'opinione:\n    «Penso che sia così»." in text
-    data = yaml.safe_load(text)
-    assert (data["votes"], data["pairs"], data["skipped"]) == (6, 4, {"tie": 1, "both_bad": 1})
-    rows = data["rows"]
-    assert [r["id"] for r in rows] == [tuned_right.id, tuned_left.id, base_left.id, with_system.id]
+    assert text.startswith("# Coppie scelta/scartata dai voti A/B")
+    assert "  output: |-\n    Si usa dopo i verbi d'opinione:\n    «Penso che sia così»." in text
+    # A dataset like any other: the Dataset tab opens it, DPO trains on it.
+    rows = dataset.load(path).examples
+    assert "1 pari e 1 'entrambe scarse' esclusi" in dataset.load(path).description
+    assert [r.id for r in rows] == [f"voto-{v.id[:12]}" for v in (tuned_right, tuned_left, base_left, with_system)]
     good, poor = "Si usa dopo i verbi d'opinione", "Il congiuntivo si usa raramente."
     for row in rows[:2]:
-        assert (row["chosen_model"], row["rejected_model"]) == ("finetuned", "base")
-        assert row["chosen"].startswith(good) and row["rejected"] == poor
+        assert row.output.startswith(good) and row.rejected == poor
+        assert "finetuned meglio di base" in row.meta.source
     for row in rows[2:]:
-        assert (row["chosen_model"], row["rejected_model"]) == ("base", "finetuned")
-        assert row["chosen"] == poor and row["rejected"].startswith(good)
-    assert rows[0]["prompt"] == [{"role": "user", "content": "Quando si usa il congiuntivo?"}]
-    assert (rows[0]["tags"], rows[0]["comment"]) == (["grammatica"], "A sbaglia il modo.")
-    assert rows[0]["models"]["finetuned"] == "runs/prova/adapter"
+        assert row.output == poor and row.rejected.startswith(good)
+        assert "base meglio di finetuned" in row.meta.source
+    assert all(r.meta.method == "votes" and r.meta.status == "approved" for r in rows)
+    assert rows[0].instruction == "Quando si usa il congiuntivo?" and rows[0].messages is None
+    assert rows[0].meta.tags == ["grammatica"] and tuned_right.id in rows[0].meta.source
     # The system prompt the models answered under is part of the prompt.
-    assert rows[3]["prompt"][0] == {"role": "system", "content": "Rispondi in italiano."}
+    assert rows[3].messages[0] == {"role": "system", "content": "Rispondi in italiano."}
+    assert rows[3].messages[-1] == {"role": "assistant", "content": poor}
     assert [p.name for p in path.parent.iterdir()] == ["preferenze.yaml"]
 
 

@@ -122,7 +122,7 @@ def check(instruction: str, input: str | None, output: str, config: FilterConfig
     prose_output = _strip_code(output)
     if _judgeable(prose_instruction) and not is_italian(prose_instruction, config.min_italian_confidence):
         reject("lingua_istruzione")
-    if _judgeable(prose_output) and not _TRANSLATE_INTO_FOREIGN.search(instruction):
+    if _judgeable(prose_output) and not translates_into_foreign(instruction):
         if not is_italian(prose_output, config.min_italian_confidence):
             reject("lingua_risposta")
         elif foreign_share(prose_output) > config.max_foreign_share:
@@ -215,6 +215,27 @@ def foreign_share(text: str) -> float:
         if italian < _FOREIGN_ITALIAN_BELOW and (not values or values[0].language.name != "ITALIAN"):
             foreign += 0 if _italian_function_words(sentence) else size
     return foreign / sum(sizes)
+
+
+def translates_into_foreign(instruction: str) -> bool:
+    """Whether the instruction asks for a translation into another language: its answer need not be Italian."""
+    return bool(_TRANSLATE_INTO_FOREIGN.search(instruction))
+
+
+def is_looping(text: str, n: int = 4) -> bool:
+    """Whether the text has fallen into a loop ("il cielo è blu, il cielo è blu, ..."): more than 30% of its word
+    `n`-grams (code left out) repeat an earlier one, or more than half of those in its second half do (a loop that
+    starts late, in an answer cut at the token limit). Every seed answer repeats under 8% of its 4-grams."""
+    words = _WORD.findall(_normalise(_strip_code(text)))
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    if len(grams) < 3 * n:  # too short to loop
+        return False
+    tail = grams[len(grams) // 2 :]
+    return _repeated(grams) > 0.3 or (len(tail) >= 3 * n and _repeated(tail) > 0.5)
+
+
+def _repeated(grams: list[tuple[str, ...]]) -> float:
+    return (len(grams) - len(set(grams))) / len(grams)
 
 
 def is_refusal(output: str) -> bool:

@@ -7,9 +7,9 @@ from pathlib import Path
 from pipeline.train.config import TrainConfig
 
 _HYPER = (
-    "lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_dora", "use_rslora", "qlora", "max_length",
-    "packing", "assistant_only_loss", "epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio",
-    "batch_size", "grad_accum", "neftune_alpha", "seed",
+    "method", "beta", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_dora", "use_rslora", "qlora",
+    "max_length", "packing", "assistant_only_loss", "epochs", "max_steps", "learning_rate", "lr_scheduler",
+    "warmup_ratio", "batch_size", "grad_accum", "neftune_alpha", "seed",
 )  # fmt: skip
 
 
@@ -26,6 +26,35 @@ def base_model_id(config: TrainConfig) -> str | None:
     return None
 
 
+_METHOD_NAMES = {"sft": "SFT", "dpo": "DPO", "orpo": "ORPO", "kto": "KTO"}
+
+
+def stages(config: TrainConfig) -> list[str]:
+    """The training stages behind this adapter, oldest first: each run it started from (`adapter`, followed through
+    the run folders that hold a config) and this one, with its method and data."""
+    from pipeline.train.config import load_run_config
+
+    chain = [config]
+    seen = set()
+    while chain[0].adapter and len(chain) < 10:
+        folder = Path(chain[0].adapter).expanduser()
+        if not folder.is_dir():
+            folder = config.run_path.parent / chain[0].adapter
+        if folder in seen or not (folder / "config.yaml").is_file():
+            chain.insert(0, None)
+            break
+        seen.add(folder)
+        chain.insert(0, load_run_config(folder))
+    lines = []
+    for number, stage in enumerate(chain, 1):
+        if stage is None:
+            lines.append(f"{number}. un adattatore esistente: `{chain[1].adapter}`")
+            continue
+        detail = f", beta {stage.beta}" if stage.method != "sft" else ""
+        lines.append(f"{number}. {_METHOD_NAMES[stage.method]} su `{stage.dataset}` (run `{stage.name}`{detail})")
+    return lines
+
+
 def render_card(config: TrainConfig, status: dict, metrics: list[dict], extra_results: list[str] | None = None) -> str:
     """Card text: metadata block validated by huggingface_hub, then what, how, results, intended use (Italian
     first, since the users are Italian)."""
@@ -39,7 +68,8 @@ def render_card(config: TrainConfig, status: dict, metrics: list[dict], extra_re
         library_name="peft",
         base_model=base_id,
         pipeline_tag="text-generation",
-        tags=["bottega", "lora", "sft", "trl", "italian"] + (["qlora"] if config.qlora else []),
+        tags=["bottega", "lora", *sorted({config.method, *(["sft"] if config.adapter else [])}), "trl", "italian"]
+        + (["qlora"] if config.qlora else []),
     )
     losses = [m["loss"] for m in metrics if "loss" in m]
     evals = [m["eval_loss"] for m in metrics if "eval_loss" in m]
@@ -58,6 +88,9 @@ def render_card(config: TrainConfig, status: dict, metrics: list[dict], extra_re
 
 Adattatore LoRA di **{base}** addestrato con Bottega per rispondere meglio in italiano.
 *LoRA adapter of {base}, fine-tuned with Bottega to answer better in Italian.*
+
+## Stadi · Stages
+{chr(10).join(stages(config))}
 
 ## Dati · Data
 Dataset: `{config.dataset}` ({"solo esempi approvati" if config.only_approved else "tutti gli esempi"}),

@@ -72,15 +72,28 @@ def preflight(config: TrainConfig) -> list[str | Message]:
         models.apply_template(tokenizer, config.chat_template, config.model)
     except models.TemplateError as e:
         problems += e.items
+    if config.adapter is not None:
+        try:
+            models.adapter_folder(config.adapter)
+        except models.AdapterError as e:
+            problems.append(_problem("adapter", message_of(e)))
     try:
-        conversations = data.load_conversations(config)
+        if config.method == "sft":
+            rows = data.load_conversations(config)
+        else:
+            from pipeline.train.preference import usable
+
+            rows = usable(config, data.load_preferences(config))
     except dataset.DatasetError as e:
         problems += [_problem("dataset", p) for p in e.items]
     except UserError as e:  # it names `dataset` itself
         problems += e.items
     else:
-        train_rows, _ = data.split(conversations, config.eval_share, config.seed)
-        if not train_rows:
+        train_rows, _ = data.split(rows, config.eval_share, config.seed)
+        if config.method != "sft" and not rows:
+            problem = Message("data_no_preferences", dataset=config.dataset, method=config.method)
+            problems.append(_problem("dataset", problem))
+        elif not train_rows:
             problems.append(_problem("dataset", Message("check_no_examples", dataset=config.dataset)))
     return problems
 

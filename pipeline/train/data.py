@@ -10,7 +10,7 @@ not (SmolLM2's template has none, and TRL cannot patch it).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,13 +44,46 @@ def load_conversations(config: TrainConfig) -> list[list[dict[str, str]]]:
     with `save_to_disk`, or a Hub dataset id."""
     source = Path(config.dataset)
     if source.suffix in (".yaml", ".yml"):
-        rows = formats.to_hf_dataset(yaml_dataset.load(source), only_approved=config.only_approved)
+        loaded = yaml_dataset.load(source)
+        # A thumbs-down answer (KTO) is an example of what not to say: never a target.
+        loaded = replace(loaded, examples=[e for e in loaded.examples if e.meta.desirable is not False])
+        rows = formats.to_hf_dataset(loaded, only_approved=config.only_approved)
         return [list(r["messages"]) for r in rows]
     if source.exists():
         imported = formats.import_file(source, "hf", name=source.stem)
     else:
         imported = formats.import_file(_download(config.dataset, config.split), "hf", name="hub")
     return [yaml_dataset.to_messages(e) for e in imported.examples]
+
+
+@dataclass
+class Preference:
+    """One row of preference data: the conversation up to the answer, and either a pair (`chosen` better than
+    `rejected`) or a single answer `chosen` with `desirable` saying whether it is good (KTO)."""
+
+    prompt: list[dict[str, str]]
+    chosen: str
+    rejected: str | None = None
+    desirable: bool | None = None
+
+
+def load_preferences(config: TrainConfig) -> list[Preference]:
+    """The preference rows of a YAML dataset (approved only when `only_approved`): examples with `rejected` are
+    pairs, examples with `meta.desirable` single answers; other examples are not preference data and are left out."""
+    source = Path(config.dataset)
+    if source.suffix not in (".yaml", ".yml"):
+        problem = Message("data_preferences_yaml", method=config.method)
+        raise UserError(Message("field_problem", field="dataset", problem=problem))
+    rows = []
+    for example in yaml_dataset.load(source).examples:
+        if config.only_approved and example.meta.status != "approved":
+            continue
+        messages = yaml_dataset.to_messages(example)
+        if example.rejected is not None:
+            rows.append(Preference(messages[:-1], example.output, example.rejected))
+        elif example.meta.desirable is not None:
+            rows.append(Preference(messages[:-1], example.output, desirable=example.meta.desirable))
+    return rows
 
 
 def _download(repo_id: str, split: str) -> Path:

@@ -5,18 +5,17 @@ Layout and wiring only: the engine and the conversations live in `pipeline.arena
 the evaluation job in `pipeline.evaluate` (launched as `python -m pipeline eval`).
 """
 
-import tempfile
 import threading
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from pipeline import arena, evaluate, models, votes
+from pipeline import arena, evaluate, models, preferences, votes
 from pipeline.chat import Sampling
 from pipeline.errors import UserError
 from pipeline.i18n import Message, t
 from pipeline.jobs import Job
+from pipeline.paths import datasets_dir
 from pipeline.train import runs
 from pipeline.ui.common import gated, status_box
 
@@ -104,8 +103,10 @@ def statistics() -> tuple[pd.DataFrame, gr.BarPlot]:
 
 
 def export() -> str:
-    path = Path(tempfile.mkdtemp(prefix="bottega-")) / "preferenze.yaml"
-    if not votes.export_preferences(votes.VoteStore().all(), path):
+    """The decisive votes as a preference dataset: saved as preferenze-voti.yaml in the datasets folder (the Dataset
+    tab lists it, the Addestra tab trains DPO on it) and offered for download."""
+    path = datasets_dir() / "preferenze-voti.yaml"
+    if not preferences.export_votes(votes.VoteStore().all(), path):
         gr.Warning(t("vote_nothing_to_export"))
     return str(path)
 
