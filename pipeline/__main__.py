@@ -14,6 +14,7 @@
     python -m pipeline chat --adapter RUN_DIR "Qual è la capitale d'Italia?"
     python -m pipeline votes stats | votes export --out preferenze.yaml
     python -m pipeline preferences fidelity --config configs/preferences/fidelity.yaml
+    python -m pipeline recipe --config configs/recipes/smollm2-it.yaml
     python -m pipeline preferences judge --eval RUN_DIR/eval/eval.yaml --out datasets_yaml/giudice.yaml
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
     python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
@@ -187,7 +188,8 @@ def _chat(args: argparse.Namespace) -> None:
         adapter_folder(args.adapter)
     except UserError as e:
         raise UserError(Message("cli_argument", arg="--adapter", problem=e.items[0])) from e
-    sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                        repetition_penalty=args.repetition_penalty)  # fmt: skip
     engine = ChatEngine(args.base)
     engine.set_adapter(str(args.adapter))
     conversation = [{"role": "user", "content": args.prompt}]
@@ -224,6 +226,12 @@ def _preferences_fidelity(args: argparse.Namespace) -> int:
         print(preferences.start(config))
         return 0
     return preferences.main(config)
+
+
+def _recipe(args: argparse.Namespace) -> int:
+    from pipeline import recipe
+
+    return recipe.run(recipe.load_config(args.config))
 
 
 def _hub_push_dataset(args: argparse.Namespace) -> None:
@@ -405,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
     chat.add_argument("--max-new-tokens", type=int, default=256)
     chat.add_argument("--seed", type=int, default=42)
+    chat.add_argument("--repetition-penalty", type=float, default=models.REPETITION_PENALTY, help="1: nessuna")
     chat.set_defaults(func=_chat)
 
     votes_parser = commands.add_parser("votes", help="statistiche ed esportazione dei voti A/B")
@@ -415,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
     votes_export = votes_commands.add_parser("export", help="coppie scelta/scartata in YAML")
     votes_export.add_argument("--out", required=True, type=_output_file)
     votes_export.set_defaults(func=_votes_export)
+
+    recipe_parser = commands.add_parser("recipe", help="SFT, coppie di fedeltà e DPO in fila (riprende se fermata)")
+    recipe_parser.add_argument("--config", required=True, type=_existing_file, help="il file YAML della ricetta")
+    recipe_parser.set_defaults(func=_recipe)
 
     prefs_parser = commands.add_parser("preferences", help="coppie di preferenza per DPO, KTO e ORPO")
     prefs_commands = prefs_parser.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -90,6 +90,18 @@ def stream(conversation: Conversation, chat: Any, sampling: Any, stop: threading
         yield
 
 
+def record_thumb(conversation: Conversation, letter: str, index: int, up: bool, models: dict,
+                 sampling: dict) -> votes.Thumb:  # fmt: skip
+    """Store a thumbs up or down on the answer at `index` of side `letter`'s chat, with the turns before it."""
+    history = conversation.side(letter)
+    if not (0 <= index < len(history)) or history[index]["role"] != "assistant" or not history[index]["content"]:
+        raise UserError(Message("vote_nothing_yet"))
+    thumb = votes.Thumb(up=bool(up), turns=history[:index], answer=history[index]["content"],
+                        model=conversation.sides[letter], models=models, sampling=sampling)  # fmt: skip
+    votes.VoteStore(record=votes.Thumb).add(thumb)
+    return thumb
+
+
 def record_vote(
     conversation: Conversation, verdict: str, tags: list[str], comment: str, models: dict, sampling: dict
 ) -> votes.Vote:

@@ -1295,4 +1295,59 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "the answer uses the wrong register (tu instead of Lei, or the other way round)",
     ),
     "pref_written": ("{path}: {pairs} coppie scelta/scartata", "{path}: {pairs} chosen/rejected pairs"),
+    "cmp_repetition": ("Penalità di ripetizione", "Repetition penalty"),
+    "cmp_repetition_info": (
+        "1 = nessuna; 1,2 tiene fuori dai cicli le risposte greedy dei modelli piccoli",
+        "1 = none; 1.2 keeps greedy answers of small models out of loops",
+    ),
+    "eval_row_loops": ("Risposte in ciclo (ripetizioni)", "Answers stuck in a loop"),
+    "train_method": ("Metodo", "Method"),
+    "train_method_info": (
+        "sft: impara le risposte; dpo, orpo, kto: preferisce le risposte scelte a quelle scartate",
+        "sft: learns the answers; dpo, orpo, kto: prefers the chosen answers to the rejected ones",
+    ),
+    "train_from": ("Parti da una run", "Start from a run"),
+    "train_from_info": (
+        "vuoto: un adattatore nuovo sul modello base; una run: DPO o KTO sopra il suo adattatore",
+        "empty: a new adapter on the base model; a run: DPO or KTO on top of its adapter",
+    ),
+    "train_beta_info": (
+        "metodi di preferenza: quanto il modello può allontanarsi dal riferimento",
+        "preference methods: how far the model may move from the reference",
+    ),
+    "train_pairs": ("Costruisci coppie di fedeltà all'italiano", "Build Italian-fidelity pairs"),
+    "run_no_adapter": (
+        "la run '{name}' non ha ancora un adattatore: aspetta che finisca",
+        "the run '{name}' has no adapter yet: wait for it to finish",
+    ),
+    # Chained recipes (pipeline.recipe)
+    "recipe_title": ("la ricetta {path} non può partire", "the recipe {path} cannot start"),
+    "recipe_sft_method": (
+        "il primo stadio dev'essere SFT (`method: sft`), trovato '{method}'",
+        "the first stage must be SFT (`method: sft`), got '{method}'",
+    ),
+    "recipe_pairs_run": (
+        "le coppie devono venire dalla run SFT: scrivi `run_dir: {run}` nel file delle coppie",
+        "the pairs must come from the SFT run: write `run_dir: {run}` in the pairs file",
+    ),
+    "recipe_preference_method": (
+        "l'ultimo stadio è di preferenza: scrivi `method: dpo` (o kto, orpo)",
+        "the last stage is a preference one: write `method: dpo` (or kto, orpo)",
+    ),
+    "recipe_preference_adapter": (
+        "lo stadio di preferenza parte dall'adattatore SFT: scrivi `adapter: {run}`",
+        "the preference stage starts from the SFT adapter: write `adapter: {run}`",
+    ),
+    "recipe_preference_dataset": (
+        "lo stadio di preferenza si addestra sulle coppie costruite: scrivi `dataset: {pairs}`",
+        "the preference stage trains on the pairs built: write `dataset: {pairs}`",
+    ),
+    "recipe_stage": ("== {method}: {name}", "== {method}: {name}"),
+    "recipe_skip": ("== {name}: già finito, lo salto", "== {name}: already finished, skipped"),
+    "train_sft_weight_dpo": (
+        "vale solo con `method: dpo`: lascialo a 0 con gli altri metodi",
+        "applies only with `method: dpo`: leave it at 0 with the other methods",
+    ),
+    "thumb_saved_up": ("👍 salvato per la risposta {side} (per KTO).", "👍 saved for answer {side} (for KTO)."),
+    "thumb_saved_down": ("👎 salvato per la risposta {side} (per KTO).", "👎 saved for answer {side} (for KTO)."),
 }

@@ -41,6 +41,8 @@ class Sampling:
     min_new_tokens: int = 0
     """Tokens each answer writes at least before its end of turn can stop it (benchmarks fix the length with it)."""
     seed: int = 42
+    repetition_penalty: float = models.REPETITION_PENALTY
+    """Above 1, tokens already written are less likely again: keeps greedy answers of small models out of loops."""
     system: str | None = None
     """A system prompt put before the conversation (replacing any system message in it); None keeps the model's."""
 
@@ -50,6 +52,11 @@ class Sampling:
         problems.check(0 < self.top_p <= 1, "top_p", Message("chat_top_p", value=self.top_p))
         problems.check(
             self.max_new_tokens > 0, "max_new_tokens", Message("must_be_positive", value=self.max_new_tokens)
+        )
+        problems.check(
+            self.repetition_penalty > 0,
+            "repetition_penalty",
+            Message("must_be_positive", value=self.repetition_penalty),
         )
         problems.raise_any()
 
@@ -186,6 +193,7 @@ class ChatEngine:
                                 sampling.temperature, sampling.top_p, sampling.seed, adapter_names=names,
                                 streamer=streamer, stop=lambda: any(s.is_set() for s in stops),
                                 min_new_tokens=sampling.min_new_tokens or None,
+                                repetition_penalty=sampling.repetition_penalty,
                             )  # fmt: skip
                 except BaseException as e:  # handed to the consumer, raised there
                     updates.put(e)

@@ -43,6 +43,7 @@ from pipeline.errors import Problems, UserError
 from pipeline.files import atomic_write, dump_yaml, parse_yaml
 from pipeline.i18n import Message, t
 from pipeline.jobs import Job, active_jobs
+from pipeline.models import REPETITION_PENALTY
 from pipeline.paths import bottega_home
 from pipeline.teacher import TeacherConfig
 
@@ -74,6 +75,9 @@ class EvalConfig:
     """Prompts evaluated at most."""
     max_new_tokens: int = 128
     """Tokens each model may write per answer (greedy decoding)."""
+    repetition_penalty: float = REPETITION_PENALTY
+    """Greedy decoding with this penalty on tokens already written (1: none), as in the Confronta tab: without it
+    small models loop (`pipeline.models.REPETITION_PENALTY` says how much)."""
     batch_size: int = 8
     """Prompts generated together (left padding); lower it if the GPU runs out of memory."""
     judge: bool = False
@@ -98,7 +102,7 @@ class EvalConfig:
             problems.check(len(explicit) == 2, "run_dir", Message("eval_what"))
             for name in ("dataset", "output"):
                 problems.check(bool(getattr(self, name)), name, Message("eval_required_without_run"))
-        for name in ("max_examples", "max_new_tokens", "batch_size", "lm_eval_limit"):
+        for name in ("max_examples", "max_new_tokens", "batch_size", "lm_eval_limit", "repetition_penalty"):
             value = getattr(self, name)
             problems.check(value is None or value > 0, name, Message("must_be_positive", value=value))
         if self.judge and self.teacher.preset == "local" and not self.teacher.base_url:
@@ -204,7 +208,7 @@ class EvalResult:
     held_out: str
     """How the evaluation examples were chosen, in words."""
     base: dict[str, float]
-    """Metrics of the base model: `italian` (share, 0-1) and `perplexity`."""
+    """Metrics of the base model: `italian` and `loops` (shares, 0-1) and `perplexity`."""
     finetuned: dict[str, float]
     examples: list[Example]
     judge: JudgeTally | None = None
@@ -226,6 +230,17 @@ class EvalResult:
                 f"{self.finetuned['italian']:.0%}",
                 t("eval_points", delta=100 * self.delta["italian"]),
             ),
+        ]
+        if "loops" in self.base:  # results written before loops were measured have none
+            rows.append(
+                (
+                    t("eval_row_loops"),
+                    f"{self.base['loops']:.0%}",
+                    f"{self.finetuned['loops']:.0%}",
+                    t("eval_points", delta=100 * self.delta["loops"]),
+                )
+            )
+        rows += [
             (
                 t("eval_row_perplexity"),
                 f"{self.base['perplexity']:.2f}",
@@ -331,6 +346,13 @@ def italian_share(answers: list[str]) -> float:
     return sum(is_italian(a) for a in answers) / len(answers) if answers else 0.0
 
 
+def loop_share(answers: list[str]) -> float:
+    """Share of answers that fall into a loop (`pipeline.generate.filters.is_looping`)."""
+    from pipeline.generate.filters import is_looping
+
+    return sum(map(is_looping, answers)) / len(answers) if answers else 0.0
+
+
 def perplexity(model: Any, tokenizer: Any, conversations: list, eot_ids: set[int]) -> float:
     """exp(mean negative log-likelihood) over the tokens training would have trained: the assistant turns and their
     end-of-turn tokens, pooled over all conversations (longer answers weigh more, as in the training loss)."""
@@ -401,6 +423,7 @@ def _plan(config: EvalConfig) -> _Plan:
         "max_new_tokens": config.max_new_tokens,
         "batch_size": config.batch_size,
         "decoding": "greedy",
+        "repetition_penalty": config.repetition_penalty,
         "judge": config.teacher.model if config.judge else None,
         "lm_eval_tasks": list(config.lm_eval_tasks),
         "lm_eval_limit": config.lm_eval_limit,
@@ -427,9 +450,14 @@ def evaluate(config: EvalConfig, progress: Callable[[Message], None] = lambda me
     for side in SIDES:
         progress(Message("eval_side", side="base" if side == "base" else "fine-tuned"))
         with model.disable_adapter() if side == "base" else contextlib.nullcontext():
-            answers[side] = models.answer_all(loaded, prompts, config.batch_size, max_new_tokens=config.max_new_tokens)
+            answers[side] = models.answer_all(loaded, prompts, config.batch_size, max_new_tokens=config.max_new_tokens,
+                                              repetition_penalty=config.repetition_penalty)  # fmt: skip
             perplexities[side] = perplexity(model, tokenizer, plan.conversations, eot)
-    metrics = {side: {"italian": italian_share(answers[side]), "perplexity": perplexities[side]} for side in SIDES}
+    metrics = {
+        side: {"italian": italian_share(answers[side]), "loops": loop_share(answers[side]),
+               "perplexity": perplexities[side]}
+        for side in SIDES
+    }  # fmt: skip
     from pipeline.generate.filters import is_italian
 
     examples = [

@@ -108,14 +108,31 @@ def from_votes(votes: list[Any]) -> list[Example]:
     ]
 
 
-def export_votes(votes: list[Any], path: Path) -> int:
-    """Write the decisive votes as a preference dataset, atomically; returns the number of pairs. Ties and "entrambe
-    scarse" have no chosen answer: they are left out, and the file's description counts them."""
-    rows = from_votes(votes)
+def from_thumbs(thumbs: list[Any]) -> list[Example]:
+    """One single answer per thumbs up or down, marked `desirable` (for KTO)."""
+    rows = []
+    for thumb in thumbs:
+        prompt = [dict(t) for t in thumb.turns]
+        system = thumb.sampling.get("system")
+        if system and prompt and prompt[0]["role"] != "system":
+            prompt.insert(0, {"role": "system", "content": system})
+        example = pair(f"pollice-{thumb.id[:12]}", prompt, thumb.answer, "", "feedback",
+                       f"pollice {thumb.id}: {'su' if thumb.up else 'giù'} per {thumb.model}")  # fmt: skip
+        example.rejected, example.meta.desirable = None, thumb.up
+        rows.append(example)
+    return rows
+
+
+def export_votes(votes: list[Any], path: Path, thumbs: list[Any] = ()) -> int:
+    """Write the decisive votes (and the thumbs, as single answers for KTO) as a preference dataset, atomically;
+    returns the number of rows. Ties and "entrambe scarse" have no chosen answer: they are left out, and the file's
+    description counts them."""
+    rows = from_votes(votes) + from_thumbs(list(thumbs))
     skipped = Counter(v.verdict for v in votes if v.winner not in ("base", "finetuned"))
     description = (
         f"Coppie di preferenza dai voti alla cieca del tab Confronta: {len(rows)} voti decisivi su {len(votes)} "
-        f"({skipped['tie']} pari e {skipped['both_bad']} 'entrambe scarse' esclusi: non scelgono una risposta)."
+        f"({skipped['tie']} pari e {skipped['both_bad']} 'entrambe scarse' esclusi: non scelgono una risposta)"
+        f"; {len(thumbs)} risposte singole con un pollice su o giù (per KTO)."
     )
     data = preference_dataset(Path(path).stem, description, rows, {"method": "votes", "votes": len(votes)})
     data.comment = "Coppie scelta/scartata dai voti A/B: `output` è la risposta scelta, `rejected` quella scartata."

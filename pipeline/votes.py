@@ -120,6 +120,54 @@ class Vote:
         return cls(**raw)
 
 
+@dataclass(kw_only=True)
+class Thumb:
+    """A thumbs up or down on one answer of the Confronta tab (Gradio's like button), for KTO: single answers marked
+    good or bad. Stored like votes, one file each, under `$BOTTEGA_HOME/thumbs/`."""
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created: str = field(default_factory=_now)
+    up: bool
+    turns: list[dict[str, str]]  # the conversation before the answer
+    answer: str
+    model: str  # "base" or "finetuned": whose answer it was (the side stays hidden from the voter)
+    models: dict[str, str]
+    sampling: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+
+        def add(name: str, problem: Message) -> None:
+            problems.append(Message("field_problem", field=name, problem=problem))
+
+        if not isinstance(self.up, bool):
+            add("up", Message("ds_must_be", what=Message("type_bool")))
+        if self.model not in MODELS:
+            add("model", Message("vote_not_valid", value=self.model, choices=", ".join(MODELS)))
+        if not isinstance(self.answer, str) or not self.answer.strip():
+            add("answer", Message("vote_not_text"))
+        if problems:
+            raise UserError(*problems)
+
+    time = Vote.time
+    filename = Vote.filename
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Thumb:
+        if not isinstance(raw, dict):
+            raise UserError(Message("vote_not_mapping"))
+        known = [f.name for f in fields(cls)]
+        unknown = [k for k in raw if k not in known]
+        if unknown:
+            raise UserError(
+                Message("vote_unknown_fields", unknown=", ".join(map(str, unknown)), allowed=", ".join(known))
+            )
+        return cls(**raw)
+
+
 def _problems(vote: Vote) -> list[Message]:
     """Every problem in a vote, each naming the field and what is allowed."""
     problems = []
@@ -165,10 +213,13 @@ def _problems(vote: Vote) -> list[Message]:
 class VoteStore:
     """A folder with one file per vote. Adding never rewrites another vote, so concurrent sessions need no lock."""
 
-    def __init__(self, folder: Path | None = None):
-        self.folder = Path(folder) if folder is not None else bottega_home() / "votes"
+    def __init__(self, folder: Path | None = None, record: type = Vote):
+        """`record`: Vote (default, in votes/) or Thumb (in thumbs/ by default)."""
+        default = "thumbs" if record is Thumb else "votes"
+        self.folder = Path(folder) if folder is not None else bottega_home() / default
+        self.record = record
 
-    def add(self, vote: Vote) -> Path:
+    def add(self, vote: Vote | Thumb) -> Path:
         """Write the vote to its own file, atomically: after a crash it is either complete or absent."""
         path = self.folder / vote.filename
         atomic_write(path, dump_yaml(vote.to_dict()).encode("utf-8"))
@@ -180,12 +231,12 @@ class VoteStore:
             return []
         return sorted(p for p in self.folder.iterdir() if _FILE.fullmatch(p.name))
 
-    def all(self) -> list[Vote]:
+    def all(self) -> list[Any]:
         """Every vote, oldest first. A damaged vote file is a UserError naming it, never silently skipped."""
         votes = []
         for path in self.files():
             try:
-                votes.append(Vote.from_dict(parse_yaml(path.read_text(encoding="utf-8"))))
+                votes.append(self.record.from_dict(parse_yaml(path.read_text(encoding="utf-8"))))
             except (UserError, UnicodeDecodeError) as e:
                 raise UserError(Message("vote_damaged", path=path, detail=str(e))) from e
         return sorted(votes, key=lambda v: (v.time, v.id))

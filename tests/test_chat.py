@@ -38,7 +38,9 @@ def engine(bundled_model: Path) -> ChatEngine:
 def _alone(model, tokenizer, messages: list[dict], max_new_tokens: int) -> str:
     """What one model answers on its own with greedy decoding: the reference for each side."""
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True, return_tensors="pt")
-    out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    out = model.generate(
+        **inputs, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=GREEDY.repetition_penalty
+    )  # the chat's decoding
     return tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
 

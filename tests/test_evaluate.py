@@ -17,6 +17,7 @@ import yaml
 from pipeline import evaluate as ev
 from pipeline import models
 from pipeline.files import atomic_write
+from pipeline.models import REPETITION_PENALTY
 from pipeline.teacher import TeacherConfig
 from pipeline.train import data
 from pipeline.train.config import TrainConfig, dump_config
@@ -136,7 +137,13 @@ def test_the_base_side_has_the_adapter_off_and_the_finetuned_side_on(evaluated, 
             example.prompt, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
         with torch.no_grad():
-            out = model.generate(**ids, max_new_tokens=TOKENS, do_sample=False, eos_token_id=sorted(eot))
+            out = model.generate(
+                **ids,
+                max_new_tokens=TOKENS,
+                do_sample=False,
+                eos_token_id=sorted(eot),
+                repetition_penalty=REPETITION_PENALTY,
+            )  # the evaluation's decoding
         expected = tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
         assert example.base == expected
     assert any(e.finetuned != e.base for e in result.examples)

@@ -162,3 +162,39 @@ def test_preflight_refuses_a_preference_run_without_pairs_or_with_a_missing_adap
     assert any("`dataset`" in p and "rejected" in p for p in problems), problems
     config = TrainConfig(method="dpo", dataset=str(ASSETS / "preferenze_it.yaml"))
     assert preflight(config) == []
+
+
+def test_thumbs_on_single_answers_become_kto_rows_next_to_the_vote_pairs(tmp_path, monkeypatch):
+    from pipeline import arena, votes
+    from pipeline.preferences import export_votes
+    from pipeline.train import data, preference
+    from pipeline.train.config import TrainConfig
+
+    monkeypatch.setenv("BOTTEGA_HOME", str(tmp_path / "home"))
+    conversation = arena.Conversation(sides={"A": "finetuned", "B": "base"})
+    conversation.ask("Come si dice 'thank you'?")
+    conversation.history["base"].append({"role": "assistant", "content": "You say thank you."})
+    conversation.history["finetuned"].append({"role": "assistant", "content": "Si dice «grazie»."})
+    models_ids = {"base": "smollm2-135m-instruct", "finetuned": "runs/prova"}
+    with pytest.raises(UserError):  # index 0 is the question, not an answer
+        arena.record_thumb(conversation, "A", 0, True, models_ids, {})
+    up = arena.record_thumb(conversation, "A", 1, True, models_ids, {"system": "Rispondi in italiano."})
+    down = arena.record_thumb(conversation, "B", 1, False, models_ids, {})
+    assert (up.model, up.answer, down.model) == ("finetuned", "Si dice «grazie».", "base")
+    stored = votes.VoteStore(record=votes.Thumb).all()
+    assert [(t.up, t.model) for t in stored] == [(True, "finetuned"), (False, "base")]
+    assert votes.VoteStore().all() == []  # thumbs are not votes: the A/B statistics never see them
+
+    path = tmp_path / "preferenze.yaml"
+    assert export_votes([], path, stored) == 2
+    rows = dataset.load(path).examples
+    assert [(r.output, r.meta.desirable, r.rejected) for r in rows] == [
+        ("Si dice «grazie».", True, None),
+        ("You say thank you.", False, None),
+    ]
+    assert rows[0].messages[0] == {"role": "system", "content": "Rispondi in italiano."}
+    assert rows[1].meta.method == "feedback" and "giù per base" in rows[1].meta.source
+    config = TrainConfig(method="kto", dataset=str(path))
+    assert [r["label"] for r in preference.to_records(config, data.load_preferences(config))] == [True, False]
+    config.method = "dpo"
+    assert preference.usable(config, data.load_preferences(config)) == []  # DPO needs pairs

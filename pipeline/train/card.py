@@ -7,9 +7,9 @@ from pathlib import Path
 from pipeline.train.config import TrainConfig
 
 _HYPER = (
-    "method", "beta", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_dora", "use_rslora", "qlora",
-    "max_length", "packing", "assistant_only_loss", "epochs", "max_steps", "learning_rate", "lr_scheduler",
-    "warmup_ratio", "batch_size", "grad_accum", "neftune_alpha", "seed",
+    "method", "beta", "sft_weight", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_dora",
+    "use_rslora", "qlora", "max_length", "packing", "assistant_only_loss", "epochs", "max_steps", "learning_rate",
+    "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum", "neftune_alpha", "seed",
 )  # fmt: skip
 
 

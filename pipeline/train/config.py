@@ -73,6 +73,9 @@ class TrainConfig:
     beta: float = 0.1
     """Preference methods: how far from the reference the model may move (DPO, KTO), or the weight of the odds-ratio
     term (ORPO)."""
+    sft_weight: float = 0.0
+    """DPO only: add the SFT loss on the chosen answers with this weight (as RPO does), so that widening the gap
+    between chosen and rejected does not make the chosen answers themselves less likely."""
     dataset: str = "datasets_yaml/seed_it.yaml"
     """A YAML dataset file, a `datasets` folder saved with `save_to_disk`, or a Hub dataset id. Preference methods
     take a YAML dataset whose examples carry `rejected` (or, for KTO, `meta.desirable`)."""
@@ -145,6 +148,9 @@ class TrainConfig:
             value = getattr(self, name)
             problems.check(value > 0, name, Message("must_be_positive", value=value))
         problems.check(self.beta > 0, "beta", Message("must_be_positive", value=self.beta))
+        problems.check(self.sft_weight >= 0, "sft_weight", Message("must_be_at_least", minimum=0,
+                                                                   value=self.sft_weight))  # fmt: skip
+        problems.check(self.sft_weight == 0 or self.method == "dpo", "sft_weight", Message("train_sft_weight_dpo"))
         problems.check(self.max_steps > 0 or self.epochs > 0, "epochs", Message("train_epochs_or_steps"))
         problems.check(
             0 <= self.lora_dropout < 1,

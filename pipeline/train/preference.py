@@ -88,7 +88,10 @@ def trainer(config: TrainConfig, run_dir: Path, cuda: bool, callback: Any) -> tu
     else:
         from trl.experimental.orpo import ORPOConfig as Args
         from trl.experimental.orpo import ORPOTrainer as Trainer
-    args = Args(**common, beta=config.beta, max_length=config.max_length)
+    extra = {}
+    if config.method == "dpo" and config.sft_weight:
+        extra = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, config.sft_weight]}
+    args = Args(**common, beta=config.beta, max_length=config.max_length, **extra)
     built = Trainer(
         model=model,
         args=args,

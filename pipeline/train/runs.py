@@ -35,6 +35,16 @@ def run_folder(choice: str, field: str = "run") -> Path:
     return path
 
 
+def adapter_source(choice: str | None) -> str | None:
+    """What the app's "start from" picker may name: nothing (a new adapter) or a finished run, as its folder."""
+    if not (choice or "").strip():
+        return None
+    folder = run_folder(choice, "adapter")
+    if not (folder / "adapter" / "adapter_config.json").is_file():
+        raise UserError(Message("field_problem", field="adapter", problem=Message("run_no_adapter", name=choice)))
+    return str(folder)
+
+
 def status(run_dir: Path) -> JobStatus:
     return Job(run_dir).status()
 

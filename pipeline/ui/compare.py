@@ -27,11 +27,13 @@ def adapters() -> list[str]:
     return [row["dir"] for row in runs.finished()]
 
 
-def _sampling(temperature, top_p, max_new_tokens, seed, system) -> Sampling:
-    numbers = (temperature, top_p, max_new_tokens, seed)
+def _sampling(temperature, top_p, max_new_tokens, seed, repetition_penalty, system) -> Sampling:
+    numbers = (temperature, top_p, max_new_tokens, seed, repetition_penalty)
     if any(not isinstance(n, int | float) for n in numbers):
         raise UserError(Message("cmp_numbers_missing"))
-    return Sampling(float(temperature), float(top_p), int(max_new_tokens), int(seed), (system or "").strip() or None)
+    return Sampling(temperature=float(temperature), top_p=float(top_p), max_new_tokens=int(max_new_tokens),
+                    seed=int(seed), repetition_penalty=float(repetition_penalty),
+                    system=(system or "").strip() or None)  # fmt: skip
 
 
 def _chats(conversation: arena.Conversation) -> tuple[list, list]:
@@ -93,6 +95,23 @@ def vote(verdict, conversation, tags, comment, base, adapter, *sampling_values):
     return reveal, [], "", *statistics()
 
 
+def _thumb(letter: str):
+    """The like/dislike handler of side `letter`'s chat: a thumbs up or down on one answer, stored for KTO."""
+
+    @gated
+    def thumb(conversation, base, adapter, temperature, top_p, max_new_tokens, seed, repetition, system,
+              like: gr.LikeData) -> str:  # fmt: skip
+        if conversation is None:
+            raise UserError(Message("vote_nothing_yet"))
+        index = like.index[0] if isinstance(like.index, list | tuple) else like.index
+        sampling = _sampling(temperature, top_p, max_new_tokens, seed, repetition, system)
+        model_ids = {"base": (base or "").strip() or models.DEFAULT_MODEL, "finetuned": (adapter or "").strip()}
+        arena.record_thumb(conversation, letter, int(index), like.liked is True, model_ids, vars(sampling))
+        return t("thumb_saved_up" if like.liked is True else "thumb_saved_down", side=letter)
+
+    return thumb
+
+
 def statistics() -> tuple[pd.DataFrame, gr.BarPlot]:
     found = votes.stats(votes.VoteStore().all())
     table = pd.DataFrame(found.table(), columns=[t("col_measure"), t("col_value")])
@@ -103,10 +122,10 @@ def statistics() -> tuple[pd.DataFrame, gr.BarPlot]:
 
 
 def export() -> str:
-    """The decisive votes as a preference dataset: saved as preferenze-voti.yaml in the datasets folder (the Dataset
-    tab lists it, the Addestra tab trains DPO on it) and offered for download."""
+    """The decisive votes, and the thumbs for KTO, as a preference dataset: saved as preferenze-voti.yaml in the
+    datasets folder (the Dataset tab lists it, the Addestra tab trains on it) and offered for download."""
     path = datasets_dir() / "preferenze-voti.yaml"
-    if not preferences.export_votes(votes.VoteStore().all(), path):
+    if not preferences.export_votes(votes.VoteStore().all(), path, votes.VoteStore(record=votes.Thumb).all()):
         gr.Warning(t("vote_nothing_to_export"))
     return str(path)
 
@@ -147,8 +166,10 @@ def render(demo: gr.Blocks) -> None:
             top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="top_p")
             max_new_tokens = gr.Number(128, precision=0, minimum=1, label=t("cmp_max_tokens"), elem_id="cmp-tokens")
             seed = gr.Number(42, precision=0, label=t("train_seed"))
+            repetition = gr.Slider(1.0, 2.0, value=models.REPETITION_PENALTY, step=0.05,
+                                   label=t("cmp_repetition"), info=t("cmp_repetition_info"))  # fmt: skip
         system = gr.Textbox(label=t("cmp_system"), lines=2)
-    sampling = [temperature, top_p, max_new_tokens, seed, system]
+    sampling = [temperature, top_p, max_new_tokens, seed, repetition, system]
     conversation = gr.State(None)
     stop = gr.State(None)
     with gr.Row():
@@ -198,6 +219,8 @@ def render(demo: gr.Blocks) -> None:
             [hint, tags, comment, stats_table, tag_plot],
         )
     export_btn.click(export, None, export_file)
+    chat_a.like(_thumb("A"), [conversation, *models_in], hint)
+    chat_b.like(_thumb("B"), [conversation, *models_in], hint)
     gr.on([demo.load, refresh.click], lambda: gr.Dropdown(choices=adapters()), None, adapter)
     demo.load(statistics, None, [stats_table, tag_plot])
     eval_btn.click(evaluate_run, adapter, [eval_dir, eval_timer])

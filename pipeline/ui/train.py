@@ -6,6 +6,7 @@ reads the run folder, so a page reload or an app restart finds a running job aga
 """
 
 import html
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -15,7 +16,7 @@ from pipeline.errors import UserError
 from pipeline.i18n import Message, t
 from pipeline.jobs import Job
 from pipeline.train import runs
-from pipeline.train.config import ATTENTION, PRESETS, SCHEDULERS, TrainConfig
+from pipeline.train.config import ATTENTION, METHODS, PRESETS, SCHEDULERS, TrainConfig
 from pipeline.train.data import dataset_source, template_source
 from pipeline.ui import hub as hub_panels
 from pipeline.ui.common import gated, state_label, status_box, whole
@@ -26,7 +27,9 @@ FIELDS = (
     "use_dora", "use_rslora", "qlora", "attention", "assistant_only_loss", "packing", "group_by_length",
     "max_length", "epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum",
     "gradient_checkpointing", "neftune_alpha", "seed", "eval_share", "eval_steps", "save_steps", "num_processes",
+    "method", "adapter", "beta",
 )  # fmt: skip
+_KEEP_ON_PRESET = ("dataset", "method", "adapter", "beta")  # what a preset does not reset
 
 
 def config_from_form(*values) -> TrainConfig:
@@ -37,6 +40,7 @@ def config_from_form(*values) -> TrainConfig:
     raw["neftune_alpha"] = raw["neftune_alpha"] or None
     raw = {name: whole(value) for name, value in raw.items()}
     raw["chat_template"] = template_source(raw["chat_template"])
+    raw["adapter"] = runs.adapter_source(raw["adapter"])
     return TrainConfig.from_dict(raw)
 
 
@@ -46,7 +50,7 @@ def preset_values(preset: str) -> list:
     values = []
     for name in FIELDS[2:]:
         value = config[name]
-        if name == "dataset":
+        if name in _KEEP_ON_PRESET:
             value = gr.update()
         elif name == "target_modules" and isinstance(value, list):
             value = ", ".join(value)
@@ -84,6 +88,45 @@ def start(*values) -> tuple[str, gr.Timer]:
 
 
 @gated
+def build_pairs(model: str, dataset: str, adapter: str | None) -> tuple[str, gr.Timer]:
+    """Start building Italian-fidelity pairs: from the chosen run (its adapter, dataset and training split), or from
+    the model and dataset of the form when no run is chosen."""
+    from pipeline.preferences import FidelityConfig, start
+
+    run = runs.adapter_source(adapter)
+    if run:
+        config = FidelityConfig(run_dir=run)
+    else:
+        config = FidelityConfig(model=(model or "").strip() or None, dataset=dataset_source(dataset))
+    return str(start(config)), gr.Timer(active=True)
+
+
+def method_changed(method: str, dataset: str) -> gr.Dropdown:
+    """Preference methods train on pair datasets: offer those (built pairs, exported votes) first."""
+    names = editor.list_datasets()
+    if method == "sft":
+        return gr.Dropdown(choices=names)
+    pairs = [n for n in names if _has_pairs(n)]
+    return gr.Dropdown(choices=pairs + [n for n in names if n not in pairs],
+                       value=dataset if dataset in pairs or not pairs else pairs[0])  # fmt: skip
+
+
+def _has_pairs(name: str) -> bool:
+    from pipeline import dataset as yaml_dataset
+
+    try:
+        return any(e.rejected is not None for e in yaml_dataset.load(editor.dataset_path(name)).examples)
+    except UserError:
+        return False
+
+
+def refresh_choices() -> tuple[gr.Dropdown, gr.Dropdown]:
+    """The datasets (new pair files included) and the finished runs a preference stage can start from."""
+    finished = [""] + [r["name"] for r in runs.finished()]
+    return gr.Dropdown(choices=editor.list_datasets()), gr.Dropdown(choices=finished)
+
+
+@gated
 def resume(run_dir: str | None, selected: list[str] | None) -> tuple[str, gr.Timer]:
     if not (selected or run_dir):
         raise UserError(Message("train_pick_resume"))
@@ -92,11 +135,11 @@ def resume(run_dir: str | None, selected: list[str] | None) -> tuple[str, gr.Tim
 
 @gated
 def stop(run_dir: str | None) -> None:
-    folder = runs.run_folder(run_dir, "run") if run_dir else None
-    if folder is None or not Job(folder).active:
+    folder = run_dir and Path(run_dir)  # the job this page follows: a run, or the building of fidelity pairs
+    if not folder or not Job(folder).active:
         gr.Warning(t("train_nothing_to_stop"))
         return
-    runs.stop(folder)
+    Job(folder).stop()
     gr.Info(t("train_stop_sent"))
 
 
@@ -174,6 +217,13 @@ def render(demo: gr.Blocks) -> None:
             )
             chat_template = gr.Dropdown(["", "chatml"], value="", label=t("train_template"))
             with gr.Row():
+                method = gr.Dropdown(list(METHODS), value=defaults.method, label=t("train_method"),
+                                     info=t("train_method_info"), elem_id="train-method")  # fmt: skip
+                adapter = gr.Dropdown([""] + [r["name"] for r in runs.finished()], value="", label=t("train_from"),
+                                      info=t("train_from_info"), elem_id="train-from")  # fmt: skip
+                beta = gr.Number(defaults.beta, minimum=0, label="beta", info=t("train_beta_info"))
+            pairs_btn = gr.Button(t("train_pairs"), size="sm", elem_id="train-pairs")
+            with gr.Row():
                 assistant_only = gr.Checkbox(defaults.assistant_only_loss, label=t("train_assistant_only"))
                 packing = gr.Checkbox(defaults.packing, label=t("train_packing"))
                 group_by_length = gr.Checkbox(defaults.group_by_length, label=t("train_group"))
@@ -218,7 +268,7 @@ def render(demo: gr.Blocks) -> None:
     form = [name, preset, model, dataset, chat_template, lora_r, lora_alpha, lora_dropout, target_modules, use_dora]
     form += [use_rslora, qlora, attention, assistant_only, packing, group_by_length, max_length, epochs, max_steps]
     form += [learning_rate, scheduler, warmup, batch_size, grad_accum, checkpointing, neftune, seed, eval_share]
-    form += [eval_steps, save_steps, processes]
+    form += [eval_steps, save_steps, processes, method, adapter, beta]
 
     with gr.Row():
         check_btn = gr.Button(t("train_check"), elem_id="train-check")
@@ -258,8 +308,11 @@ def render(demo: gr.Blocks) -> None:
     )
     start_btn.click(start, form, [run_dir, timer]).success(runs_table, None, [table, chosen])
     stop_btn.click(stop, run_dir, None)
+    pairs_btn.click(build_pairs, [model, dataset, adapter], [run_dir, timer])
+    method.input(method_changed, [method, dataset], dataset)
     resume_btn.click(resume, [run_dir, chosen], [run_dir, timer])
     timer.tick(poll, run_dir, [progress, live, log, table, timer])
     gr.on([demo.load, refresh.click], runs_table, None, [table, chosen])
+    gr.on([demo.load, refresh.click], refresh_choices, None, [dataset, adapter], show_progress="hidden")
     demo.load(attach, None, [run_dir, timer])
     chosen.change(overlay, chosen, curves)

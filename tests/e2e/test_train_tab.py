@@ -50,3 +50,31 @@ def test_check_then_a_short_run_draws_the_loss_and_survives_a_reload(page: Page,
     expect(page.locator("#train-step")).to_have_text("10")
     expect(page.locator("#train-runs")).to_contain_text("dal-browser")
     assert (bottega_home / "runs" / "train" / "dal-browser" / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_fidelity_pairs_then_a_dpo_run_from_the_tab(page: Page, bottega_home, app_datasets) -> None:
+    from pipeline import dataset
+
+    open_tab(page)
+    fill(page, "train-dataset", "test/corto_it.yaml")
+    page.locator("#train-pairs").click()
+    progress = page.locator("#train-progress")
+    expect(progress).to_contain_text("✅ finito", timeout=240_000)
+    expect(page.locator("#train-message")).to_contain_text("coppie da 12 risposte")
+    pairs = app_datasets / "fedelta-smollm2-135m-instruct.yaml"
+    built = dataset.load(pairs)
+    assert built.examples and all(e.rejected and e.meta.method == "fidelity" for e in built.examples)
+
+    # A preference method offers the pair datasets first, and picks the new one.
+    fill(page, "train-method", "dpo")
+    expect(page.locator("#train-dataset input")).to_have_value("fedelta-smollm2-135m-instruct.yaml")
+    fill(page, "train-name", "dpo-dal-browser")
+    fill(page, "train-steps", "4")
+    fill(page, "train-max-length", "256")
+    page.locator("#train-start").click()
+    expect(progress).to_contain_text("dpo-dal-browser", timeout=30_000)
+    expect(progress).to_contain_text("✅ finito", timeout=240_000)
+    expect(page.locator("#train-step")).to_have_text("4")
+    adapter = bottega_home / "runs" / "train" / "dpo-dal-browser" / "adapter"
+    assert (adapter / "adapter_model.safetensors").exists()
+    assert "1. DPO su" in (adapter / "README.md").read_text(encoding="utf-8")
