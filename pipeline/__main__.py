@@ -15,6 +15,7 @@
     python -m pipeline votes stats | votes export --out preferenze.yaml
     python -m pipeline preferences fidelity --config configs/preferences/fidelity.yaml
     python -m pipeline recipe --config configs/recipes/smollm2-it.yaml
+    python -m pipeline benchmark [--adapter RUN_DIR]
     python -m pipeline preferences judge --eval RUN_DIR/eval/eval.yaml --out datasets_yaml/giudice.yaml
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
     python -m pipeline hub pull-dataset UTENTE/seed-it --out datasets_yaml/seed-it.yaml
@@ -228,6 +229,24 @@ def _preferences_fidelity(args: argparse.Namespace) -> int:
     return preferences.main(config)
 
 
+def _benchmark(args: argparse.Namespace) -> None:
+    from pipeline import benchmark
+
+    if args.adapter is not None:
+        try:  # a missing adapter is refused before the model loads
+            models.adapter_folder(args.adapter)
+        except UserError as e:
+            raise UserError(Message("cli_argument", arg="--adapter", problem=e.items[0])) from e
+    items = benchmark.load_items()
+    loaded = models.load(args.model, args.adapter)
+    result = benchmark.score(loaded.model, loaded.tokenizer, items)
+    print(f"{'categoria':18} {'acc':>7} {'acc_norm':>9}  IC 95% (acc_norm)")
+    for category, norm in sorted(result.acc_norm.items(), key=lambda kv: (kv[0] == "tutte", kv[0])):
+        raw = result.acc[category]
+        low, high = norm.interval or (0.0, 0.0)
+        print(f"{category:18} {raw.accuracy:7.1%} {norm.accuracy:9.1%}  [{low:.1%}, {high:.1%}]  ({norm.total})")
+
+
 def _recipe(args: argparse.Namespace) -> int:
     from pipeline import recipe
 
@@ -424,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     votes_export = votes_commands.add_parser("export", help="coppie scelta/scartata in YAML")
     votes_export.add_argument("--out", required=True, type=_output_file)
     votes_export.set_defaults(func=_votes_export)
+
+    bench_parser = commands.add_parser("benchmark", help="il benchmark italiano offline (scelta multipla)")
+    bench_parser.add_argument("--model", default=models.DEFAULT_MODEL, help="modello base")
+    bench_parser.add_argument("--adapter", type=Path, help="una run finita, o la cartella di un adapter")
+    bench_parser.set_defaults(func=_benchmark)
 
     recipe_parser = commands.add_parser("recipe", help="SFT, coppie di fedeltà e DPO in fila (riprende se fermata)")
     recipe_parser.add_argument("--config", required=True, type=_existing_file, help="il file YAML della ricetta")

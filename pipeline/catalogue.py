@@ -1350,4 +1350,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "thumb_saved_up": ("👍 salvato per la risposta {side} (per KTO).", "👍 saved for answer {side} (for KTO)."),
     "thumb_saved_down": ("👎 salvato per la risposta {side} (per KTO).", "👎 saved for answer {side} (for KTO)."),
+    # The offline Italian benchmark (pipeline.benchmark)
+    "mc_item_fields": (
+        "{where}: servono esattamente id, question, options, answer",
+        "{where}: exactly id, question, options, answer are needed",
+    ),
+    "mc_item_options": ("{where}: servono quattro opzioni di testo", "{where}: four text options are needed"),
+    "mc_item_distinct": ("{where}: le opzioni devono essere tutte diverse", "{where}: the options must all differ"),
+    "mc_item_answer": (
+        "{where}: `answer` è l'indice (0-3) dell'opzione giusta",
+        "{where}: `answer` is the index (0-3) of the right option",
+    ),
+    "mc_item_question": ("{where}: `question` è vuota", "{where}: `question` is empty"),
+    "mc_file": (
+        "{file}: servono `category: {category}` e la lista `items`",
+        "{file}: `category: {category}` and the `items` list are needed",
+    ),
+    "mc_duplicate": ("{file}: id ripetuto {id}", "{file}: repeated id {id}"),
+    "eval_benchmark": (
+        "Benchmark italiano offline, base e fine-tuned…",
+        "Offline Italian benchmark, base and fine-tuned…",
+    ),
+    "eval_row_benchmark": (
+        "Benchmark italiano ({total} domande, acc_norm, IC 95%)",
+        "Italian benchmark ({total} questions, acc_norm, 95% CI)",
+    ),
 }

@@ -89,6 +89,9 @@ class EvalConfig:
     """lm-eval tasks to run on both sides, e.g. [arc_it, hellaswag_it, m_mmlu_it]; skipped, with the reason in the
     results, when lm-eval is not installed or the tasks' data cannot be loaded."""
     lm_eval_limit: int | None = None
+    benchmark: bool = True
+    """Score both sides on Bottega's offline Italian benchmark (`pipeline.benchmark`: multiple choice written for the
+    project, by log-likelihood, per category with a 95% interval); no data from the Hub needed."""
     """Questions per lm-eval task at most (none: all of them, which takes hours on CPU)."""
     output: str | None = None
     """The results file; default `eval/eval.yaml` in the run folder. Required without `run_dir`."""
@@ -213,6 +216,8 @@ class EvalResult:
     examples: list[Example]
     judge: JudgeTally | None = None
     lm_eval: dict[str, Any] | None = None
+    benchmark: dict[str, Any] | None = None
+    """{"base": ..., "finetuned": ...}: `pipeline.benchmark.Result.to_dict()` of each side."""
     """{"base": {task: accuracy}, "finetuned": {...}}, or {"skipped": why}."""
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -258,6 +263,16 @@ class EvalResult:
                     f"{j.wins - j.losses:+d}",
                 )
             )
+        if self.benchmark:
+            base, tuned = (self.benchmark[side]["acc_norm"]["tutte"] for side in SIDES)
+            rows.append(
+                (
+                    t("eval_row_benchmark", total=base["total"]),
+                    f"{base['accuracy']:.1%} [{base['ci95'][0]:.0%}, {base['ci95'][1]:.0%}]",
+                    f"{tuned['accuracy']:.1%} [{tuned['ci95'][0]:.0%}, {tuned['ci95'][1]:.0%}]",
+                    t("eval_points", delta=100 * (tuned["accuracy"] - base["accuracy"])),
+                )
+            )
         if self.lm_eval and "skipped" not in self.lm_eval:
             for task, base in self.lm_eval["base"].items():
                 tuned = self.lm_eval["finetuned"][task]
@@ -293,6 +308,7 @@ class EvalResult:
             "delta": self.delta,
             "judge": None if self.judge is None else dataclasses.asdict(self.judge),
             "lm_eval": self.lm_eval,
+            "benchmark": self.benchmark,
             "examples": examples,
         }
 
@@ -427,6 +443,7 @@ def _plan(config: EvalConfig) -> _Plan:
         "judge": config.teacher.model if config.judge else None,
         "lm_eval_tasks": list(config.lm_eval_tasks),
         "lm_eval_limit": config.lm_eval_limit,
+        "benchmark": config.benchmark,
     }
     return _Plan(train.model, adapter, train.chat_template, conversations, note, settings)
 
@@ -483,7 +500,24 @@ def evaluate(config: EvalConfig, progress: Callable[[Message], None] = lambda me
     if config.lm_eval_tasks:
         progress(Message("eval_lm_eval", tasks=", ".join(config.lm_eval_tasks)))
         lm = lm_eval_scores(model, tokenizer, config.lm_eval_tasks, config.lm_eval_limit)
-    return EvalResult(plan.settings, plan.held_out, metrics["base"], metrics["finetuned"], examples, tally, lm)
+    offline = None
+    if config.benchmark:
+        progress(Message("eval_benchmark"))
+        offline = benchmark_scores(model, tokenizer, config.batch_size)
+    return EvalResult(plan.settings, plan.held_out, metrics["base"], metrics["finetuned"], examples, tally, lm,
+                      offline)  # fmt: skip
+
+
+def benchmark_scores(model: Any, tokenizer: Any, batch_size: int) -> dict[str, Any]:
+    """Both sides on the offline Italian benchmark: the base with the adapter off, then on."""
+    from pipeline import benchmark
+
+    items = benchmark.load_items()
+    scores = {}
+    for side in SIDES:
+        with model.disable_adapter() if side == "base" else contextlib.nullcontext():
+            scores[side] = benchmark.score(model, tokenizer, items, batch_size=2 * batch_size).to_dict()
+    return scores
 
 
 def judge_messages(prompt: list[dict], answer_a: str, answer_b: str) -> list[dict]:

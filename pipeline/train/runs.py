@@ -35,6 +35,16 @@ def run_folder(choice: str, field: str = "run") -> Path:
     return path
 
 
+def job_folder(choice: str, field: str = "run") -> Path:
+    """A job folder the app follows (a run, or a job inside one such as its fidelity pairs): an existing folder under
+    $BOTTEGA_HOME/runs, once resolved."""
+    root = (bottega_home() / "runs").resolve()
+    path = inside(root, (choice or "").strip(), field)
+    if not path.is_dir() or path == root:
+        raise UserError(Message("field_problem", field=field, problem=Message("run_not_found", value=choice)))
+    return path
+
+
 def adapter_source(choice: str | None) -> str | None:
     """What the app's "start from" picker may name: nothing (a new adapter) or a finished run, as its folder."""
     if not (choice or "").strip():

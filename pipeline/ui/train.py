@@ -6,7 +6,6 @@ reads the run folder, so a page reload or an app restart finds a running job aga
 """
 
 import html
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -135,8 +134,8 @@ def resume(run_dir: str | None, selected: list[str] | None) -> tuple[str, gr.Tim
 
 @gated
 def stop(run_dir: str | None) -> None:
-    folder = run_dir and Path(run_dir)  # the job this page follows: a run, or the building of fidelity pairs
-    if not folder or not Job(folder).active:
+    folder = runs.job_folder(run_dir) if run_dir else None  # a run, or the building of its fidelity pairs
+    if folder is None or not Job(folder).active:
         gr.Warning(t("train_nothing_to_stop"))
         return
     Job(folder).stop()

@@ -22,7 +22,7 @@ def test_both_sides_stream_in_one_event(app_url: str, adapter_run) -> None:
 
     client = Client(app_url, verbose=False)
     job = client.submit(
-        "Dimmi tre città italiane.", "smollm2-135m-instruct", str(adapter_run), 0.0, 0.9, 24, 7, "",
+        "Dimmi tre città italiane.", "smollm2-135m-instruct", str(adapter_run), 0.0, 0.9, 24, 7, 1.2, "",
         api_name="/compare_send",
     )  # fmt: skip
     lengths = []
@@ -63,6 +63,7 @@ def test_chat_vote_and_see_the_stats_update(page: Page, adapter_run, bottega_hom
     assert store.count() == before + 1
     assert saved.verdict == "a" and saved.tags == ["anglicismi"] and saved.turns[-1]["content"].startswith("Qual")
     assert saved.models["finetuned"] == str(adapter_run) and saved.sampling["max_new_tokens"] == 16
+    assert saved.sampling["seed"] == 42 and saved.sampling["min_new_tokens"] == 0  # each setting in its place
     revealed = f"A: {votes.MODEL_LABELS[saved.sides['A']]}"
     expect(page.locator("#cmp-hint")).to_contain_text(revealed)
     expect(page.locator("#cmp-stats")).to_contain_text(str(before + 1))
@@ -71,3 +72,11 @@ def test_chat_vote_and_see_the_stats_update(page: Page, adapter_run, bottega_hom
     page.locator("#cmp-vote-b").click()
     expect(page.get_by_text("Hai già votato")).to_be_visible()
     assert store.count() == before + 1
+
+    # A thumbs down on one answer is stored for KTO, with the model it came from.
+    thumbs = votes.VoteStore(record=votes.Thumb)
+    page.locator("#cmp-chat-b").get_by_role("button", name="Dislike").first.click()
+    expect(page.locator("#cmp-hint")).to_contain_text("👎 salvato per la risposta B", timeout=20_000)
+    thumb = thumbs.all()[-1]
+    assert not thumb.up and thumb.model == saved.sides["B"] and thumb.answer == saved.answer_b
+    assert store.count() == before + 1  # not a vote
