@@ -1375,4 +1375,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Benchmark italiano ({total} domande, acc_norm, IC 95%)",
         "Italian benchmark ({total} questions, acc_norm, 95% CI)",
     ),
+    "ds_rejected": ("Risposta scartata (coppie di preferenza)", "Rejected answer (preference pairs)"),
+    "ds_rejected_info": (
+        "vuota per un esempio normale; con una risposta peggiore, l'esempio è una coppia per DPO, ORPO e KTO",
+        "empty for an ordinary example; with a worse answer, the example is a pair for DPO, ORPO and KTO",
+    ),
+    "eval_row_judged": (
+        " (tra parentesi le risposte giudicabili: non solo codice)",
+        " (in brackets the answers that can be judged: not code only)",
+    ),
 }

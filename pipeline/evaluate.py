@@ -228,11 +228,16 @@ class EvalResult:
 
     def table(self) -> list[tuple[str, str, str, str]]:
         """(metric, base, fine-tuned, delta) rows in the current language; see `table_headers`."""
+        judged = "italian_judged" in self.base  # results written before code-only answers were set aside have none
+
+        def italian(side: dict) -> str:
+            return f"{side['italian']:.0%}" + (f" ({side['italian_judged']})" if judged else "")
+
         rows = [
             (
-                t("eval_row_italian"),
-                f"{self.base['italian']:.0%}",
-                f"{self.finetuned['italian']:.0%}",
+                t("eval_row_italian") + (t("eval_row_judged") if judged else ""),
+                italian(self.base),
+                italian(self.finetuned),
                 t("eval_points", delta=100 * self.delta["italian"]),
             ),
         ]
@@ -355,11 +360,14 @@ def held_out(conversations: list, eval_share: float, seed: int, max_examples: in
     )
 
 
-def italian_share(answers: list[str]) -> float:
-    """Share of answers in Italian (an empty answer is not)."""
-    from pipeline.generate.filters import is_italian
+def italian_share(answers: list[str], instructions: list[str]) -> tuple[float, int]:
+    """Share of answers in Italian among those whose language says something
+    (`pipeline.generate.filters.language_says_something`: not a bare program, not a requested translation; an
+    empty answer counts and is not Italian), and how many those are."""
+    from pipeline.generate.filters import is_italian, language_says_something
 
-    return sum(is_italian(a) for a in answers) / len(answers) if answers else 0.0
+    judged = [a for a, i in zip(answers, instructions, strict=True) if language_says_something(a, i)]
+    return (sum(map(is_italian, judged)) / len(judged) if judged else 1.0), len(judged)
 
 
 def loop_share(answers: list[str]) -> float:
@@ -470,11 +478,12 @@ def evaluate(config: EvalConfig, progress: Callable[[Message], None] = lambda me
             answers[side] = models.answer_all(loaded, prompts, config.batch_size, max_new_tokens=config.max_new_tokens,
                                               repetition_penalty=config.repetition_penalty)  # fmt: skip
             perplexities[side] = perplexity(model, tokenizer, plan.conversations, eot)
-    metrics = {
-        side: {"italian": italian_share(answers[side]), "loops": loop_share(answers[side]),
-               "perplexity": perplexities[side]}
-        for side in SIDES
-    }  # fmt: skip
+    asked = [next((m["content"] for m in reversed(p) if m["role"] == "user"), "") for p in prompts]
+    metrics = {}
+    for side in SIDES:
+        italian, judged = italian_share(answers[side], asked)
+        metrics[side] = {"italian": italian, "italian_judged": judged, "loops": loop_share(answers[side]),
+                         "perplexity": perplexities[side]}  # fmt: skip
     from pipeline.generate.filters import is_italian
 
     examples = [

@@ -240,6 +240,17 @@ class Loaded:
         return self.model.device
 
 
+def cpu_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX or AVX512-BF16). There bf16 makes a LoRA training step 1.9x
+    faster than float32 (autocast; SmolLM2-135M, a 1024-token row: 3.3 s against 6.3 s on a 2-core Xeon with AMX)
+    and greedy generation too (16 answers of 128 tokens, adapter merged: 13.8 s against 21.5 s); elsewhere it would
+    be emulated, and slower."""
+    import torch
+
+    return any(getattr(torch.cpu, name, lambda: False)() for name in ("_is_amx_tile_supported",
+                                                                      "_is_avx512_bf16_supported"))  # fmt: skip
+
+
 def load(base: str, adapter: str | Path | None = None, chat_template: str | None = None, dtype: str | None = None,
          device: str | None = None) -> Loaded:  # fmt: skip
     """The base model `base` (bundled name, folder or Hub id) with the adapter folder `adapter` on it, if any.

@@ -63,7 +63,7 @@ def answer_problems(instruction: str, answer: str) -> list[str]:
     from pipeline.generate import filters
 
     reasons = []
-    if not filters.translates_into_foreign(instruction):
+    if filters.language_says_something(answer, instruction):
         if not filters.is_italian(answer):
             reasons.append("non_italiana")
         elif filters.foreign_share(answer) > filters.FilterConfig().max_foreign_share:
@@ -301,7 +301,12 @@ def build(config: FidelityConfig, progress=lambda done, total: None, stop=lambda
     from pipeline import models
 
     source = source or _source(config)
-    loaded = models.load(source.model, source.adapter, source.chat_template)
+    # Nothing switches the adapter here: merged, it generates faster (21.5 s against 26.3 s for 16 answers of 128
+    # tokens on 2 cores), and in bfloat16 where the CPU does it natively faster still (13.8 s).
+    dtype = "bfloat16" if models.cpu_bf16() else None
+    loaded = models.load(source.model, source.adapter, source.chat_template, dtype=dtype)
+    if source.adapter is not None:
+        loaded.model = loaded.model.merge_and_unload()
     prompts = [yaml_dataset.to_messages(e)[:-1] for e in source.examples]
     jobs = [(i, s) for i in range(len(prompts)) for s in range(config.samples)]
     answers: dict[tuple[int, int], str] = {}

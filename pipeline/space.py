@@ -170,8 +170,14 @@ def exit_on_sigterm() -> None:
 
 # The Space repo gets the app, the package, the shipped configs and datasets, and the Space's own files; never
 # tests, benchmarks, virtual environments or anything ignored.
-_SOURCES = ("app.py", "requirements-model.txt", "pipeline/**/*.py", "pipeline/data/**/*.yaml", "configs/**/*.yaml",
-            "datasets_yaml/**/*.yaml")
+_SOURCES = (
+    "app.py",
+    "requirements-model.txt",
+    "pipeline/**/*.py",
+    "pipeline/data/**/*.yaml",
+    "configs/**/*.yaml",
+    "datasets_yaml/**/*.yaml",
+)
 
 
 def space_files(root: Path = ROOT) -> dict[str, bytes]:

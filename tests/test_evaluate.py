@@ -17,6 +17,7 @@ import yaml
 from pipeline import evaluate as ev
 from pipeline import models
 from pipeline.files import atomic_write
+from pipeline.generate.filters import language_says_something
 from pipeline.models import REPETITION_PENALTY
 from pipeline.teacher import TeacherConfig
 from pipeline.train import data
@@ -158,16 +159,23 @@ def test_italian_fidelity_is_the_share_of_answers_in_italian():
         "Il plurale di città non cambia: si dice le città.",
         "The capital of Italy is Rome, a city with a very long history.",
         "",
+        "```python\ndef palindroma(frase):\n    return frase == frase[::-1]\n```",
+        "The coffee is ready.",
     ]
-    assert ev.italian_share(answers) == 0.5
-    assert ev.italian_share(answers[:2]) == 1.0 and ev.italian_share([]) == 0.0
+    asked = ["Qual è la capitale?", "Plurale di città?", "Qual è la capitale?", "Ciao?", "Scrivi una funzione.",
+             "Traduci in inglese: il caffè è pronto."]  # fmt: skip
+    # A bare program and a requested translation say nothing about the model's Italian; an empty answer fails.
+    assert ev.italian_share(answers, asked) == (0.5, 4)
+    assert ev.italian_share(answers[:2], asked[:2]) == (1.0, 2) and ev.italian_share([], []) == (1.0, 0)
 
 
 def test_the_evaluation_counts_italian_answers_per_side(evaluated):
     result, _ = evaluated
     for side in ("base", "finetuned"):
-        flags = [getattr(e, f"{side}_italian") for e in result.examples]
-        assert getattr(result, side)["italian"] == sum(flags) / len(flags)
+        judged = [e for e in result.examples if language_says_something(getattr(e, side), e.prompt[-1]["content"])]
+        flags = [getattr(e, f"{side}_italian") for e in judged]
+        assert getattr(result, side)["italian"] == (sum(flags) / len(flags) if flags else 1.0)
+        assert getattr(result, side)["italian_judged"] == len(judged)
 
 
 def _ab(messages: list[dict]) -> tuple[str, str, str]:

@@ -34,6 +34,9 @@ def test_an_italian_answer_is_left_alone_and_faulty_ones_are_named():
     assert "ripetizioni" in answer_problems(asked, LOOP)
     assert answer_problems(asked, MIXED) == ["lingua_mista"]
     assert answer_problems(asked, "") == ["non_italiana"]
+    # A bare program is in no language: not a fault to correct.
+    code = "```python\ndef palindroma(frase):\n    return frase == frase[::-1]\n```"
+    assert answer_problems("Scrivi una funzione Python che controlli se una frase è palindroma.", code) == []
     # A translation into English is meant to be in English.
     assert answer_problems("Traduci in inglese: «Il caffè è pronto».", "The coffee is ready.") == []
 

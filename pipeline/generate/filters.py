@@ -217,6 +217,14 @@ def foreign_share(text: str) -> float:
     return foreign / sum(sizes)
 
 
+def language_says_something(answer: str, instruction: str = "") -> bool:
+    """Whether an answer's language can be judged: it has prose outside its code (three words at least; an empty
+    answer counts, as a failure), and the instruction did not ask for another language. A program with no prose
+    around it, the usual start of a small model's answer to "scrivi una funzione", is in no language."""
+    prose = _strip_code(answer)
+    return (not answer.strip() or _judgeable(prose)) and not translates_into_foreign(instruction)
+
+
 def translates_into_foreign(instruction: str) -> bool:
     """Whether the instruction asks for a translation into another language: its answer need not be Italian."""
     return bool(_TRANSLATE_INTO_FOREIGN.search(instruction))

@@ -16,6 +16,7 @@ adapter: the reference is the base), or a frozen copy of the starting adapter's 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,26 @@ def starting_model(config: TrainConfig, model_dir: Path, cuda: bool) -> tuple[An
     return PeftModel.from_pretrained(model, str(adapter_folder(config.adapter)), is_trainable=True), None
 
 
+def compact_lm_head_on_cpu() -> None:
+    """Make TRL's fused lm-head score only the positions that carry a label on a CPU too, as it does on Triton
+    devices. Elsewhere it scores every position of the padded batch (fixed tile shapes, for compilers such as
+    Neuron's); a CPU compiles nothing, and a DPO row pads a ~130-token rejected answer to its ~500-token chosen one,
+    prompt positions included. Only the choice of positions changes: the kernel stays TRL's torch path. Measured on
+    the recipe's DPO stage (4 pairs a step, 2-core Xeon with AMX): 31.6 s for two steps against 43.9 s, the same
+    losses to four digits at the first two steps."""
+    import trl.trainer.utils as trl_utils
+
+    original = trl_utils._use_triton
+    if getattr(original, "compact_on_cpu", False):
+        return
+
+    def use_compact(device) -> bool:
+        return original(device) or device.type == "cpu"
+
+    use_compact.compact_on_cpu = True
+    trl_utils._use_triton = use_compact
+
+
 def trainer(config: TrainConfig, run_dir: Path, cuda: bool, callback: Any) -> tuple[Any, Any, dict[str, int]]:
     """TRL's trainer for `config.method` on the run's preference data, its tokenizer and the counts of rows."""
     import datasets
@@ -78,6 +99,8 @@ def trainer(config: TrainConfig, run_dir: Path, cuda: bool, callback: Any) -> tu
     train_set = datasets.Dataset.from_list(to_records(config, train_rows))
     eval_set = datasets.Dataset.from_list(to_records(config, eval_rows)) if eval_rows else None
     model, peft_config = starting_model(config, model_dir, cuda)
+    if not cuda and os.environ.get("BOTTEGA_CPU_FULL_LM_HEAD") != "1":  # set to 1: TRL's own choice, to compare
+        compact_lm_head_on_cpu()
     common = common_args(config, run_dir, cuda, eval_set is not None)
     if config.method == "dpo":
         from trl import DPOConfig as Args

@@ -20,7 +20,7 @@ from pipeline.ui import hub as hub_panels
 from pipeline.ui.common import gated
 
 ANY = [("*", editor.ALL)]
-FORM_FIELDS = ("instruction", "input", "output", "system", "tags", "status", "category")
+FORM_FIELDS = ("instruction", "input", "output", "system", "tags", "status", "category", "rejected")
 
 
 def _table(examples: list[ds_mod.Example]) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def _table(examples: list[ds_mod.Example]) -> pd.DataFrame:
 
 def _form(example: ds_mod.Example | None) -> tuple:
     if example is None:
-        return ("", "", "", "", "", "", "draft", "")
+        return ("", "", "", "", "", "", "draft", "", "")
     return (
         example.id,
         example.instruction,
@@ -43,10 +43,11 @@ def _form(example: ds_mod.Example | None) -> tuple:
         ", ".join(example.meta.tags),
         example.meta.status,
         example.meta.category or "",
+        example.rejected or "",
     )
 
 
-def _form_changes(instruction, input_, output, system, tags, status, category) -> dict:
+def _form_changes(instruction, input_, output, system, tags, status, category, rejected="") -> dict:
     return {
         "instruction": instruction,
         "input": input_,
@@ -55,6 +56,7 @@ def _form_changes(instruction, input_, output, system, tags, status, category) -
         "tags": editor.parse_tags(tags),
         "status": status,
         "category": (category or "").strip() or None,
+        "rejected": (rejected or "").strip() or None,  # a preference pair's refused answer; empty: not a pair
     }
 
 
@@ -256,6 +258,7 @@ def render(demo: gr.Blocks) -> gr.Dropdown:
             input_ = gr.Textbox(label=t("ds_input"), lines=2)
             output = gr.Textbox(label=t("ds_output"), lines=8, elem_id="ds-output")
             system = gr.Textbox(label=t("ds_system"), lines=1)
+            rejected = gr.Textbox(label=t("ds_rejected"), info=t("ds_rejected_info"), lines=3, elem_id="ds-rejected")
             with gr.Row():
                 tags = gr.Textbox(label=t("ds_tags"), placeholder="congiuntivo, verbi")
                 category = gr.Textbox(label=t("ds_category"))
@@ -270,7 +273,7 @@ def render(demo: gr.Blocks) -> gr.Dropdown:
         with gr.Column(scale=2):
             problems = gr.Markdown()
             yaml_preview = gr.Code(language="yaml", label=t("ds_yaml"), interactive=False)
-    form = [example_id, instruction, input_, output, system, tags, status, category]
+    form = [example_id, instruction, input_, output, system, tags, status, category, rejected]
 
     with gr.Accordion(t("ds_stats"), open=False):
         with gr.Row():
