@@ -79,7 +79,7 @@ def main() -> int:
             eval_config = EvalConfig(base_model=found.sft.model, adapter=str(run / "adapter"), dataset=str(held),
                                      max_examples=n_held, output=str(tmp / f"eval-{stage}.yaml"))  # fmt: skip
             results[stage] = evaluate(eval_config)
-            greedy = evaluate(dataclasses.replace(eval_config, repetition_penalty=1.0))
+            greedy = evaluate(dataclasses.replace(eval_config, repetition_penalty=1.0, benchmark=False))
             raw_loops[stage] = {side: loop_share([getattr(e, side) for e in greedy.examples])
                                 for side in ("base", "finetuned")}  # fmt: skip
         evaluated = time.monotonic() - t0 - trained

@@ -80,6 +80,7 @@ def evaluated(run_dir: Path, proxy: FaultProxy, serve_teacher):
         judge=True,
         teacher=_teacher(proxy, serve_teacher),
         lm_eval_tasks=["arc_it"],
+        benchmark=False,  # scored in test_main_evaluates_an_explicit_adapter_and_prints_the_table
     )
     result = ev.evaluate(config)
     requests = [r["body"]["messages"] for r in proxy.requests]
@@ -335,6 +336,7 @@ def test_main_evaluates_an_explicit_adapter_and_prints_the_table(run_dir, bundle
                 "max_examples": 1,
                 "max_new_tokens": 2,
                 "output": str(output),
+                "benchmark_limit": 2,
             }
         ),
         encoding="utf-8",
@@ -342,7 +344,10 @@ def test_main_evaluates_an_explicit_adapter_and_prints_the_table(run_dir, bundle
     assert ev.main(config) == 0
     printed = capsys.readouterr().out
     assert "metrica" in printed and "fedeltà all'italiano" in printed and "perplessità" in printed
+    assert "Benchmark italiano (20 domande, acc_norm, IC 95%)" in printed
     saved = ev.load_result(output)
+    scored = saved.benchmark["finetuned"]["acc_norm"]
+    assert scored["tutte"]["total"] == 20 and len(scored) == 11  # two questions of each of the ten categories
     assert (
         len(saved.examples) == 1
         and saved.examples[0].prompt == data.load_conversations(TrainConfig(dataset=str(CORTO)))[0][:-1]

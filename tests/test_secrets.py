@@ -182,7 +182,7 @@ def full_run(serve_teacher, bundled_model: Path, tmp_path_factory: pytest.TempPa
                  "max_tokens": 16, "backoff_s": 0.05}  # fmt: skip
         evaluation = EvalConfig.from_dict(
             {"run_dir": str(run_dir), "output": str(job / "eval.yaml"), "max_examples": 2,
-             "max_new_tokens": 8, "batch_size": 2, "judge": True, "teacher": judge}
+             "max_new_tokens": 8, "batch_size": 2, "judge": True, "teacher": judge, "benchmark": False}
         )  # fmt: skip
         config_path = job / "config.yaml"
         job.mkdir(parents=True)

@@ -122,7 +122,7 @@ def test_packed_examples_do_not_attend_to_each_other(bundled_model):
     """Packing without padding relies on position_ids restarting per example; the mask must follow them."""
     import torch
 
-    from pipeline.train.sft import load_model
+    from pipeline.train.setup import load_model
 
     model = load_model(TrainConfig(), bundled_model, cuda=False).eval()
     a = torch.tensor([[1, 520, 3316, 28, 1380, 4513, 30]])
@@ -188,7 +188,7 @@ def test_qlora_and_attention_settings_reach_from_pretrained(monkeypatch):
     import torch
     import transformers.utils
 
-    from pipeline.train.sft import model_kwargs
+    from pipeline.train.setup import model_kwargs
 
     cpu = model_kwargs(TrainConfig.from_dict({}), cuda=False)
     assert cpu == {"dtype": torch.float32, "attn_implementation": "sdpa"}

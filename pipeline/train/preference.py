@@ -56,7 +56,7 @@ def starting_model(config: TrainConfig, model_dir: Path, cuda: bool) -> tuple[An
     from peft import PeftModel
 
     from pipeline.models import adapter_folder
-    from pipeline.train.sft import load_model, lora_config
+    from pipeline.train.setup import load_model, lora_config
 
     model = load_model(config, model_dir, cuda)
     if config.adapter is None:
@@ -88,7 +88,7 @@ def trainer(config: TrainConfig, run_dir: Path, cuda: bool, callback: Any) -> tu
     """TRL's trainer for `config.method` on the run's preference data, its tokenizer and the counts of rows."""
     import datasets
 
-    from pipeline.train.sft import common_args
+    from pipeline.train.setup import common_args
 
     model_dir, tokenizer, _ = data.load_tokenizer(config)
     rows = usable(config, data.load_preferences(config))
