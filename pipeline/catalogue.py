@@ -1384,4 +1384,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         " (tra parentesi le risposte giudicabili: non solo codice)",
         " (in brackets the answers that can be judged: not code only)",
     ),
+    "recipe_no_pairs": (
+        "== nessuna coppia: le risposte di '{run}' non hanno problemi di fedeltà da correggere; il risultato è la run SFT",
+        "== no pairs: the answers of '{run}' have no fidelity problems to correct; the SFT run is the result",
+    ),
 }

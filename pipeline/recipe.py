@@ -66,18 +66,12 @@ def check(found: Stages) -> None:
     problems.check(found.pairs.run_path is not None and found.pairs.run_path.resolve() == sft_run, "pairs",
                    Message("recipe_pairs_run", run=found.sft.name))  # fmt: skip
     problems.check(found.preference.method != "sft", "preference", Message("recipe_preference_method"))
-    adapter = found.preference.adapter
-    from_sft = adapter is not None and _run_path(found.preference, adapter).resolve() == sft_run
+    adapter = found.preference.adapter_path
+    from_sft = adapter is not None and adapter.resolve() == sft_run
     problems.check(from_sft, "preference", Message("recipe_preference_adapter", run=found.sft.name))
     same_pairs = Path(found.preference.dataset).expanduser().resolve() == found.pairs.output_path.resolve()
     problems.check(same_pairs, "preference", Message("recipe_preference_dataset", pairs=found.pairs.output_path))
     problems.raise_any()
-
-
-def _run_path(config: Any, adapter: str) -> Path:
-    """Where a training config's `adapter` points: a folder, or a run's name next to this run."""
-    path = Path(adapter).expanduser()
-    return path if path.is_dir() or len(path.parts) > 1 else config.run_path.parent / adapter
 
 
 def _train_stage(config: Any, say: Callable[[str], None]) -> str:
@@ -108,6 +102,11 @@ def run(config: RecipeConfig, say: Callable[[str], None] = print, found: Stages 
         preferences.main(found.pairs)
         if pairs_job.status().state != "finished":
             return 2
+    from pipeline import dataset
+
+    if not any(e.rejected is not None for e in dataset.load(found.pairs.output_path).examples):
+        say(str(Message("recipe_no_pairs", run=found.sft.name)))
+        return 0
     return 0 if _train_stage(found.preference, say) == "finished" else 2
 
 

@@ -95,8 +95,13 @@ def test_every_shipped_config_loads(bundled_model):
     for path in shipped:
         config = load_config(path)
         assert config.preset in PRESETS
-        if not config.qlora:  # the CPU configs must also pass every check on this machine
-            assert preflight(config) == [], path
+        if config.qlora:
+            continue
+        # The CPU configs must pass every check on this machine, but for what an earlier stage of the recipe makes:
+        # the preference stage's starting adapter and pairs file.
+        problems = [str(p) for p in preflight(config)]
+        later = config.adapter is not None
+        assert all(later and p.startswith(("`adapter`", "`dataset`")) for p in problems), (path, problems)
 
 
 def test_preflight_refuses_impossible_combinations(bundled_model, tmp_path):

@@ -37,9 +37,7 @@ def stages(config: TrainConfig) -> list[str]:
     chain = [config]
     seen = set()
     while chain[0].adapter and len(chain) < 10:
-        folder = Path(chain[0].adapter).expanduser()
-        if not folder.is_dir():
-            folder = config.run_path.parent / chain[0].adapter
+        folder = chain[0].adapter_path
         if folder in seen or not (folder / "config.yaml").is_file():
             chain.insert(0, None)
             break

@@ -74,7 +74,7 @@ def preflight(config: TrainConfig) -> list[str | Message]:
         problems += e.items
     if config.adapter is not None:
         try:
-            models.adapter_folder(config.adapter)
+            models.adapter_folder(config.adapter_path)
         except models.AdapterError as e:
             problems.append(_problem("adapter", message_of(e)))
     try:

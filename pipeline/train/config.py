@@ -206,6 +206,14 @@ class TrainConfig:
     def run_path(self) -> Path:
         return Path(self.run_dir) if self.run_dir else bottega_home() / "runs" / "train" / self.name
 
+    @property
+    def adapter_path(self) -> Path | None:
+        """Where `adapter` points: a folder (or a Hub id) as written, or a run's name, next to this run's folder."""
+        if self.adapter is None:
+            return None
+        path = Path(self.adapter).expanduser()
+        return path if path.is_dir() or len(path.parts) > 1 else self.run_path.parent / self.adapter
+
     @classmethod
     def defaults(cls, raw: dict[str, Any]) -> dict[str, Any]:
         """The preset's values (the default preset unless `preset` says otherwise): a YAML that names only `preset`

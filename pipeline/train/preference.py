@@ -61,7 +61,7 @@ def starting_model(config: TrainConfig, model_dir: Path, cuda: bool) -> tuple[An
     model = load_model(config, model_dir, cuda)
     if config.adapter is None:
         return model, lora_config(config)
-    return PeftModel.from_pretrained(model, str(adapter_folder(config.adapter)), is_trainable=True), None
+    return PeftModel.from_pretrained(model, str(adapter_folder(config.adapter_path)), is_trainable=True), None
 
 
 def compact_lm_head_on_cpu() -> None:
