@@ -105,19 +105,7 @@ class Vote:
     @classmethod
     def from_dict(cls, raw: Any) -> Vote:
         """A Vote from loaded YAML; unknown or missing fields are a UserError naming them."""
-        if not isinstance(raw, dict):
-            raise UserError(Message("vote_not_mapping"))
-        known = [f.name for f in fields(cls)]
-        unknown = [k for k in raw if k not in known]
-        if unknown:
-            raise UserError(
-                Message("vote_unknown_fields", unknown=", ".join(map(str, unknown)), allowed=", ".join(known))
-            )
-        missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
-        missing = [name for name in missing if name not in raw]
-        if missing:
-            raise UserError(Message("vote_incomplete", missing=", ".join(missing)))
-        return cls(**raw)
+        return _from_dict(cls, raw)
 
 
 @dataclass(kw_only=True)
@@ -157,15 +145,22 @@ class Thumb:
 
     @classmethod
     def from_dict(cls, raw: Any) -> Thumb:
-        if not isinstance(raw, dict):
-            raise UserError(Message("vote_not_mapping"))
-        known = [f.name for f in fields(cls)]
-        unknown = [k for k in raw if k not in known]
-        if unknown:
-            raise UserError(
-                Message("vote_unknown_fields", unknown=", ".join(map(str, unknown)), allowed=", ".join(known))
-            )
-        return cls(**raw)
+        return _from_dict(cls, raw)
+
+
+def _from_dict(cls: type, raw: Any) -> Any:
+    """A stored record (a Vote, a Thumb) from loaded YAML; unknown or missing fields are a UserError naming them."""
+    if not isinstance(raw, dict):
+        raise UserError(Message("vote_not_mapping"))
+    known = [f.name for f in fields(cls)]
+    unknown = [k for k in raw if k not in known]
+    if unknown:
+        raise UserError(Message("vote_unknown_fields", unknown=", ".join(map(str, unknown)), allowed=", ".join(known)))
+    missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in missing if name not in raw]
+    if missing:
+        raise UserError(Message("vote_incomplete", missing=", ".join(missing)))
+    return cls(**raw)
 
 
 def _problems(vote: Vote) -> list[Message]:
