@@ -1388,4 +1388,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "== nessuna coppia: le risposte di '{run}' non hanno problemi di fedeltà da correggere; il risultato è la run SFT",
         "== no pairs: the answers of '{run}' have no fidelity problems to correct; the SFT run is the result",
     ),
+    "eval_not_results": (
+        "{path} non è un file di risultati di una valutazione: indica l'eval.yaml scritto da `python -m pipeline eval`",
+        "{path} is not an evaluation results file: give the eval.yaml written by `python -m pipeline eval`",
+    ),
 }

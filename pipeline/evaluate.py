@@ -343,7 +343,11 @@ def save(result: EvalResult, path: Path) -> Path:
 
 
 def load_result(path: str | Path) -> EvalResult:
-    return EvalResult.from_dict(parse_yaml(Path(path).read_text(encoding="utf-8")))
+    """The results an evaluation wrote; UserError for any other file."""
+    try:
+        return EvalResult.from_dict(parse_yaml(Path(path).read_text(encoding="utf-8")))
+    except (KeyError, TypeError, AttributeError, ValueError) as e:  # another YAML: fields missing or of other kinds
+        raise UserError(Message("eval_not_results", path=path)) from e
 
 
 def held_out(conversations: list, eval_share: float, seed: int, max_examples: int) -> tuple[list, str]:

@@ -201,3 +201,10 @@ def test_thumbs_on_single_answers_become_kto_rows_next_to_the_vote_pairs(tmp_pat
     assert [r["label"] for r in preference.to_records(config, data.load_preferences(config))] == [True, False]
     config.method = "dpo"
     assert preference.usable(config, data.load_preferences(config)) == []  # DPO needs pairs
+
+
+def test_judge_pairs_from_a_file_that_is_not_an_evaluation_are_refused(tmp_path):
+    out = tmp_path / "giudice.yaml"
+    with pytest.raises(UserError, match="non è un file di risultati"):
+        export_judge(ASSETS / "corto_it.yaml", out)
+    assert not out.exists()
