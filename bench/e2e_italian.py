@@ -53,7 +53,7 @@ def main() -> int:
     parser.add_argument("--evaluate", type=Path, help="skip the recipe: evaluate the runs kept in this folder")
     args = parser.parse_args()
 
-    config = recipe.RecipeConfig.from_dict(recipe.load_config(ROOT / "configs/recipes/smollm2-it.yaml").to_dict())
+    config = recipe.load_config(ROOT / "configs/recipes/smollm2-it.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ["BOTTEGA_HOME"] = str(tmp / "home")

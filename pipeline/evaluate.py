@@ -45,7 +45,7 @@ from pipeline.files import atomic_write, dump_yaml, parse_yaml
 from pipeline.i18n import Message, t
 from pipeline.jobs import Job, active_jobs
 from pipeline.models import REPETITION_PENALTY
-from pipeline.paths import bottega_home
+from pipeline.paths import bottega_home, named_or_path
 from pipeline.teacher import TeacherConfig
 
 SIDES = ("base", "finetuned")
@@ -123,10 +123,7 @@ class EvalConfig:
     def run_path(self) -> Path | None:
         if not self.run_dir:
             return None
-        path = Path(self.run_dir).expanduser()
-        if path.is_dir() or len(path.parts) > 1:
-            return path
-        return bottega_home() / "runs" / "train" / self.run_dir
+        return named_or_path(self.run_dir, bottega_home() / "runs" / "train")
 
     @property
     def output_path(self) -> Path:

@@ -32,6 +32,12 @@ def datasets_dir() -> Path:
     return Path(os.environ.get("BOTTEGA_DATASETS") or default).expanduser()
 
 
+def named_or_path(value: str, folder: Path) -> Path:
+    """A run named by its folder (as written) or by its name alone (then inside `folder`)."""
+    path = Path(value).expanduser()
+    return path if path.is_dir() or len(path.parts) > 1 else folder / value
+
+
 def max_upload_bytes() -> int:
     """The largest file a visitor may upload to import: `$BOTTEGA_MAX_UPLOAD_MB` megabytes (MiB), default 50."""
     raw = os.environ.get("BOTTEGA_MAX_UPLOAD_MB") or "50"

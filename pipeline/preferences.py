@@ -33,7 +33,7 @@ from pipeline.dataset import Dataset, Example, Meta
 from pipeline.errors import Problems, UserError
 from pipeline.i18n import Message
 from pipeline.jobs import Job, hold_devices
-from pipeline.paths import bottega_home, datasets_dir
+from pipeline.paths import bottega_home, datasets_dir, named_or_path
 
 REASONS = ("non_italiana", "lingua_mista", "ripetizioni", "registro")
 """Why the model's own answer is rejected; `reason_<key>` in the catalogue."""
@@ -231,8 +231,7 @@ class FidelityConfig:
     def run_path(self) -> Path | None:
         if not self.run_dir:
             return None
-        path = Path(self.run_dir).expanduser()
-        return path if path.is_dir() or len(path.parts) > 1 else bottega_home() / "runs" / "train" / self.run_dir
+        return named_or_path(self.run_dir, bottega_home() / "runs" / "train")
 
     @property
     def label(self) -> str:

@@ -55,8 +55,9 @@ def stages(config: RecipeConfig) -> Stages:
     sft = load_train(config.sft, "`sft`")
     pairs = load_pairs(config.pairs, "`pairs`")
     preference = load_train(config.preference, "`preference`")
-    check(Stages(sft, pairs, preference))
-    return Stages(sft, pairs, preference)
+    found = Stages(sft, pairs, preference)
+    check(found)
+    return found
 
 
 def check(found: Stages) -> None:

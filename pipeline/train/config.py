@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.config import dump, from_mapping, load, save, to_mapping
 from pipeline.errors import Problems, UserError
 from pipeline.i18n import Message
-from pipeline.paths import bottega_home, name_problem, safe_name
+from pipeline.paths import bottega_home, name_problem, named_or_path, safe_name
 
 METHODS = ("sft", "dpo", "orpo", "kto")
 ATTENTION = ("auto", "sdpa", "eager", "flash_attention_2")
@@ -211,8 +211,7 @@ class TrainConfig:
         """Where `adapter` points: a folder (or a Hub id) as written, or a run's name, next to this run's folder."""
         if self.adapter is None:
             return None
-        path = Path(self.adapter).expanduser()
-        return path if path.is_dir() or len(path.parts) > 1 else self.run_path.parent / self.adapter
+        return named_or_path(self.adapter, self.run_path.parent)
 
     @classmethod
     def defaults(cls, raw: dict[str, Any]) -> dict[str, Any]:
