@@ -15,6 +15,7 @@
     python -m pipeline votes stats | votes export --out preferenze.yaml
     python -m pipeline preferences fidelity --config configs/preferences/fidelity.yaml
     python -m pipeline recipe --config configs/recipes/smollm2-it.yaml
+    python -m pipeline sweep --config configs/sweeps/smollm2-lr.yaml [--detach] | sweep --list
     python -m pipeline benchmark [--adapter RUN_DIR]
     python -m pipeline preferences judge --eval RUN_DIR/eval/eval.yaml --out datasets_yaml/giudice.yaml
     python -m pipeline hub push-dataset datasets_yaml/seed_it.yaml --repo UTENTE/seed-it
@@ -253,6 +254,24 @@ def _recipe(args: argparse.Namespace) -> int:
     return recipe.run(recipe.load_config(args.config))
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from pipeline.train import sweep
+
+    if args.list:
+        for row in sweep.list_sweeps():
+            best = f"{row['best_value']:.4f}" if isinstance(row.get("best_value"), float) else "-"
+            print(f"{row['name']}\t{t('state_' + row['state'])}\t{row.get('done', 0)}/{row.get('trials', '?')}\t"
+                  f"{row.get('objective', '')} {best}\t{row['dir']}")  # fmt: skip
+        return 0
+    if args.config is None:
+        raise UserError(Message("cli_argument", arg="--config", problem=Message("sweep_config_needed")))
+    config = sweep.load_config(args.config)
+    if args.detach:
+        print(sweep.start(config))
+        return 0
+    return sweep.run(config)
+
+
 def _hub_push_dataset(args: argparse.Namespace) -> None:
     from pipeline import hub
 
@@ -452,6 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
     recipe_parser = commands.add_parser("recipe", help="SFT, coppie di fedeltà e DPO in fila (riprende se fermata)")
     recipe_parser.add_argument("--config", required=True, type=_existing_file, help="il file YAML della ricetta")
     recipe_parser.set_defaults(func=_recipe)
+
+    sweep_parser = commands.add_parser("sweep", help="ricerca degli iperparametri con Optuna (riprende se fermata)")
+    sweep_parser.add_argument("--config", type=_existing_file, help="il file YAML della ricerca")
+    sweep_parser.add_argument("--detach", action="store_true", help="avvia in background e stampa la cartella")
+    sweep_parser.add_argument("--list", action="store_true", help="le ricerche, con la migliore prova di ciascuna")
+    sweep_parser.set_defaults(func=_sweep)
 
     prefs_parser = commands.add_parser("preferences", help="coppie di preferenza per DPO, KTO e ORPO")
     prefs_commands = prefs_parser.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -87,6 +87,60 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "train_neftune": ("NEFTune alpha (0: spento)", "NEFTune alpha (0: off)"),
     "train_seed": ("Seme", "Seed"),
     "train_processes": ("Processi (DDP)", "Processes (DDP)"),
+    "train_patience": ("Pazienza (arresto anticipato)", "Patience (early stopping)"),
+    "train_patience_info": (
+        "valutazioni di fila senza miglioramento prima di fermarsi; 0: mai. Si tiene l'adattatore migliore",
+        "evaluations in a row without improvement before stopping; 0: never. The best adapter is kept",
+    ),
+    "train_samples": ("Risposte di prova", "Sample answers"),
+    "train_samples_info": (
+        "a ogni valutazione il modello risponde a questi prompt italiani fissi",
+        "at every evaluation the model answers these fixed Italian prompts",
+    ),
+    "train_fidelity": (
+        "Fedeltà delle risposte di prova (italiane, senza ripetizioni né registro sbagliato)",
+        "Fidelity of the sample answers (Italian, no loops, right register)",
+    ),
+    "train_samples_table": ("Risposte di prova, per passo", "Sample answers, per step"),
+    "yes": ("sì", "yes"),
+    "no": ("no", "no"),
+    "col_italian": ("italiana", "Italian"),
+    "col_loops": ("ripetizioni", "loops"),
+    "sweep_title": ("Ricerca degli iperparametri (Optuna)", "Hyperparameter search (Optuna)"),
+    "sweep_intro": (
+        "Ogni prova è una run con i valori del modulo qui sopra e i parametri scelti da Optuna (TPE); le prove che "
+        "vanno peggio della mediana alle stesse valutazioni vengono interrotte. Fermata o interrotta, la ricerca "
+        "riparte da dove era con lo stesso nome; la configurazione migliore finisce in `best.yaml`.",
+        "Each trial is a run with the values of the form above and the parameters Optuna picks (TPE); trials worse "
+        "than the median at the same evaluations are pruned. Stopped or killed, the sweep continues under the same "
+        "name; the best config goes to `best.yaml`.",
+    ),
+    "sweep_name": ("Nome della ricerca", "Sweep name"),
+    "sweep_trials": ("Prove", "Trials"),
+    "sweep_objective": ("Obiettivo", "Objective"),
+    "sweep_objective_info": (
+        "eval_loss (più bassa è meglio), fidelity o benchmark (più alti è meglio), sugli esempi tenuti fuori",
+        "eval_loss (lower is better), fidelity or benchmark (higher is better), on the held-out examples",
+    ),
+    "sweep_prune": ("Interrompi le prove peggiori", "Prune the worse trials"),
+    "sweep_params": ("Parametri da cercare (YAML)", "Parameters to search (YAML)"),
+    "sweep_params_info": (
+        "Un intervallo `{{low: ..., high: ..., log: true}}` o dei valori `{{choices: [...]}}` per campo. Campi: "
+        "{fields}.",
+        "A range `{{low: ..., high: ..., log: true}}` or values `{{choices: [...]}}` per field. Fields: {fields}.",
+    ),
+    "sweep_start": ("Avvia la ricerca", "Start the sweep"),
+    "sweep_stop": ("Ferma la ricerca", "Stop the sweep"),
+    "sweep_nothing_to_stop": ("Nessuna ricerca in corso da fermare.", "No sweep running to stop."),
+    "sweep_stop_sent": (
+        "Richiesta inviata: la prova in corso salva un checkpoint e la ricerca si ferma.",
+        "Request sent: the trial in progress saves a checkpoint and the sweep stops.",
+    ),
+    "sweep_best": ("migliore", "best"),
+    "sweep_trial_col": ("prova", "trial"),
+    "sweep_param_axis": ("Parametro sull'asse x", "Parameter on the x axis"),
+    "sweep_scatter": ("Obiettivo per valore del parametro", "Objective per parameter value"),
+    "sweep_best_curve": ("Obiettivo per prova e migliore finora", "Objective per trial and best so far"),
     "train_check": ("Controlla template, token e memoria", "Check template, tokens and memory"),
     "train_start": ("Avvia", "Start"),
     "train_stop": ("Ferma", "Stop"),
@@ -1344,6 +1398,67 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "recipe_stage": ("== {method}: {name}", "== {method}: {name}"),
     "recipe_skip": ("== {name}: già finito, lo salto", "== {name}: already finished, skipped"),
+    "sweep_no_params": (
+        "elenca almeno un parametro da cercare, per esempio `learning_rate: {low: 1.0e-4, high: 2.0e-3, log: true}`",
+        "list at least one parameter to search, e.g. `learning_rate: {low: 1.0e-4, high: 2.0e-3, log: true}`",
+    ),
+    "sweep_param_form": (
+        "scrivi un intervallo `{low: ..., high: ...}` (con `log: true` se serve) oppure dei valori `{choices: [...]}`",
+        "write a range `{low: ..., high: ...}` (with `log: true` if needed) or values `{choices: [...]}`",
+    ),
+    "sweep_param_range": (
+        "`low` e `high` devono essere numeri con `low` < `high`, trovati {low} e {high}",
+        "`low` and `high` must be numbers with `low` < `high`, got {low} and {high}",
+    ),
+    "sweep_param_log": (
+        "una scala logaritmica vuole `low` > 0, trovato {low}",
+        "a log scale needs `low` > 0, got {low}",
+    ),
+    "sweep_param_integer": (
+        "è un campo intero: `low` e `high` devono essere interi",
+        "it is an integer field: `low` and `high` must be integers",
+    ),
+    "sweep_one_process": (
+        "una ricerca addestra le prove in un solo processo: togli `num_processes` e `accelerate_config` dalla "
+        "configurazione di addestramento",
+        "a sweep trains its trials in one process: remove `num_processes` and `accelerate_config` from the training "
+        "config",
+    ),
+    "sweep_needs_eval": (
+        "l'obiettivo {objective} si misura sugli esempi tenuti fuori: imposta `eval_share` > 0 nella configurazione "
+        "di addestramento",
+        "the {objective} objective is measured on held-out examples: set `eval_share` > 0 in the training config",
+    ),
+    "sweep_config_needed": ("indica il file della ricerca, o usa --list", "give the sweep's file, or use --list"),
+    "sweep_params_yaml": (
+        "non è YAML valido ({error}): una riga per parametro, come `learning_rate: {{low: 1.0e-4, high: 2.0e-3, "
+        "log: true}}`",
+        "is not valid YAML ({error}): one line per parameter, like `learning_rate: {{low: 1.0e-4, high: 2.0e-3, "
+        "log: true}}`",
+    ),
+    "sweep_trial": ("Prova {number} di {total}…", "Trial {number} of {total}…"),
+    "sweep_stopped": (
+        "Ricerca fermata: riavviala quando vuoi, la prova in corso riprende dal suo checkpoint.",
+        "Sweep stopped: start it again whenever you like, the trial in progress resumes from its checkpoint.",
+    ),
+    "sweep_finished": (
+        "Ricerca finita: {total} prove. La configurazione migliore è in best.yaml.",
+        "Sweep finished: {total} trials. The best config is in best.yaml.",
+    ),
+    "sweep_already_running": (
+        "C'è già una ricerca in corso ('{name}'): fermala o aspetta che finisca prima di avviare un addestramento.",
+        "A sweep is already going ('{name}'): stop it or wait for it to finish before starting a training run.",
+    ),
+    "train_patience_needs_eval": (
+        "l'arresto anticipato guarda la loss di valutazione: imposta `eval_share` > 0, oppure lascia la pazienza a 0",
+        "early stopping watches the eval loss: set `eval_share` > 0, or leave the patience at 0",
+    ),
+    "train_early_stopped": (
+        "Arresto anticipato al passo {step}: la loss di valutazione non migliorava più. Salvato l'adattatore del "
+        "passo {best} (eval loss {loss}).",
+        "Stopped early at step {step}: the eval loss was no longer improving. Saved the adapter of step {best} "
+        "(eval loss {loss}).",
+    ),
     "train_sft_weight_dpo": (
         "vale solo con `method: dpo`: lascialo a 0 con gli altri metodi",
         "applies only with `method: dpo`: leave it at 0 with the other methods",

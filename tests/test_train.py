@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import jobs
 from pipeline.errors import UserError
-from pipeline.train import runs
+from pipeline.train import runs, samples
 from pipeline.train.config import TrainConfig, dump_config
 
 pytestmark = pytest.mark.slow  # every test here trains
@@ -64,7 +64,7 @@ def test_loss_goes_down_and_lora_weights_change(bundled_model, bottega_home):
 
     from pipeline.train.sft import train
 
-    config = _config(None, "impara", max_steps=12, trackio=True, eval_share=0.2, eval_steps=6)
+    config = _config(None, "impara", max_steps=12, trackio=True, eval_share=0.2, eval_steps=6, samples=2)
     status = train(config)
     assert status.state == "finished" and status.get("step") == 12
     losses = [m["loss"] for m in jobs.Job(config.run_path).metrics() if "loss" in m]
@@ -82,6 +82,44 @@ def test_loss_goes_down_and_lora_weights_change(bundled_model, bottega_home):
     assert "loss di addestramento" in card.text
     # trackio kept the run locally, under BOTTEGA_HOME.
     assert any((bottega_home / "trackio").rglob("*.db"))
+    # At each evaluation the model in training answered the two first fixed prompts, each judged.
+    records = samples.history(jobs.Job(config.run_path).metrics())
+    assert [r["step"] for r in records] == [6, 12]
+    for record in records:
+        assert [s["prompt"] for s in record["samples"]] == samples.prompts(2)
+        assert all(s["answer"] and isinstance(s["italian"], bool) and isinstance(s["loops"], bool)
+                   for s in record["samples"])  # fmt: skip
+        assert record["sample_fidelity"] == sum(s["ok"] for s in record["samples"]) / 2
+    assert status.get("sample_fidelity") == records[-1]["sample_fidelity"]
+
+
+def test_early_stopping_ends_a_run_whose_eval_loss_rises_and_keeps_the_best_adapter(bundled_model, tmp_path):
+    from safetensors.torch import load_file
+
+    from pipeline.train.sft import train
+
+    # 2e-2 is far too high a rate for this model: the eval loss is lowest at the first evaluation, then climbs.
+    config = _config(tmp_path, "anticipato", max_steps=16, learning_rate=2e-2, eval_share=0.25, eval_steps=2,
+                     early_stopping_patience=2)  # fmt: skip
+    status = train(config)
+    evals = [(m["step"], m["eval_loss"]) for m in jobs.Job(config.run_path).metrics() if "eval_loss" in m]
+    best_step, best = min(evals, key=lambda e: e[1])
+    assert status.state == "finished" and status.get("step") < 16, evals
+    # It stopped after two evaluations in a row without a new best, no sooner and no later.
+    after = [loss for step, loss in evals if step > best_step]
+    assert len(after) == 2 and all(loss >= best for loss in after), evals
+    assert status.get("early_stopped") == status.get("step") == evals[-1][0]
+    assert status.get("best_step") == best_step and status.get("best_eval_loss") == pytest.approx(best)
+    assert "Arresto anticipato" in status.message and f"passo {best_step}" in status.message
+    # The saved adapter is the best checkpoint's, not the last step's.
+    saved = load_file(config.run_path / "adapter" / "adapter_model.safetensors")
+    kept = load_file(config.run_path / "checkpoints" / f"checkpoint-{best_step}" / "adapter_model.safetensors")
+    assert saved.keys() == kept.keys() and all((saved[k] == kept[k]).all() for k in saved)
+
+
+def test_early_stopping_needs_an_eval_split():
+    with pytest.raises(UserError, match="eval_share"):
+        TrainConfig.from_dict({"early_stopping_patience": 2, "eval_share": 0.0})
 
 
 def test_stop_checkpoints_then_resume_continues_and_a_restarted_app_reattaches(bundled_model, tmp_path):

@@ -15,8 +15,10 @@ TRAIN_FORM = dict(
     qlora=False, attention="auto", assistant_only_loss=True, packing=True, group_by_length=False, max_length=1024,
     epochs=3.0, max_steps=-1, learning_rate=2e-4, lr_scheduler="cosine", warmup_ratio=0.03, batch_size=1,
     grad_accum=8, gradient_checkpointing=False, neftune_alpha=0, seed=42, eval_share=0.1, eval_steps=20,
-    save_steps=50, num_processes=1, method="sft", adapter="", beta=0.1,
+    save_steps=50, num_processes=1, method="sft", adapter="", beta=0.1, early_stopping_patience=0, samples=4,
 )  # fmt: skip
+# The sweep panel: name, trials, objective, prune, the parameters' YAML; then the Addestra form.
+SWEEP = ["ricerca", 4, "eval_loss", True, "learning_rate: {low: 1.0e-4, high: 1.0e-3, log: true}"]
 # The Genera form: name, local model, count, mix, depth, seed, judge, threshold, then the teacher's fields.
 GENERATE_FORM = ["generato", "smollm2-135m-instruct", 20.0, 0.4, 0.4, 0.2, 3, 0.0, False, 6, "local", "", "", "",
                  4, 512.0, 0.7, 0.0, 0, 0, 0]  # fmt: skip
@@ -57,6 +59,13 @@ BAD = [
     ("check", train_form(eval_share=0.9), "`eval_share`"),
     ("start", [None, *train_form(adapter="../../etc")], "`adapter`"),
     ("start", [None, *train_form(method="ppo")], "`method`"),
+    ("start", [None, *train_form(early_stopping_patience=2, eval_share=0.0)], "`early_stopping_patience`"),
+    ("start_from_form", [None, "a/b", *SWEEP[1:], *train_form()], "`name`"),
+    ("start_from_form", [None, SWEEP[0], 0, *SWEEP[2:], *train_form()], "`trials`"),
+    ("start_from_form", [None, *SWEEP[:4], "learning_rate: [", *train_form()], "YAML"),
+    ("start_from_form", [None, *SWEEP[:4], "lora_rank: {choices: [8]}", *train_form()], "`params.lora_rank`"),
+    ("start_from_form", [None, *SWEEP, *train_form(eval_share=0.0)], "eval_share"),
+    ("start_from_form", [None, *SWEEP, *train_form(lora_r=None)], "`lora_r`"),
     ("build_pairs", [None, "smollm2-135m-instruct", "../../etc/passwd", ""], "`dataset`"),
     ("build_pairs", [None, "smollm2-135m-instruct", "seed_it.yaml", "non-esiste"], "`adapter`"),
     ("resume", [None, None, ["non-esiste"]], "`run`"),

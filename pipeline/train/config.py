@@ -95,6 +95,13 @@ class TrainConfig:
     """Share of examples held out for evaluation (0 disables it)."""
     eval_steps: int = 20
     """Evaluate every this many optimiser steps."""
+    early_stopping_patience: int = 0
+    """Stop when the eval loss has not improved for this many evaluations in a row (0: never). The run then
+    checkpoints at every evaluation, and the adapter it saves is the one with the lowest eval loss."""
+    samples: int = 4
+    """At every evaluation, the model in training answers this many fixed Italian prompts (pipeline/data/
+    sample_prompts.yaml, none of them in the seed set): answers, Italian or not, looping or not, and their fidelity
+    go to the metrics, trackio and the Addestra tab. 0: none."""
 
     lora_r: int = 16
     lora_alpha: int = 32
@@ -152,6 +159,11 @@ class TrainConfig:
         for name in ("lora_r", "lora_alpha", "max_length", "learning_rate", "batch_size", "grad_accum"):
             value = getattr(self, name)
             problems.check(value > 0, name, Message("must_be_positive", value=value))
+        for name in ("early_stopping_patience", "samples"):
+            value = getattr(self, name)
+            problems.check(value >= 0, name, Message("must_be_at_least", minimum=0, value=value))
+        problems.check(self.early_stopping_patience == 0 or self.eval_share > 0, "early_stopping_patience",
+                       Message("train_patience_needs_eval"))  # fmt: skip
         for name in ("eval_steps", "save_steps", "logging_steps", "num_processes"):
             value = getattr(self, name)
             problems.check(value > 0, name, Message("must_be_positive", value=value))

@@ -102,10 +102,18 @@ def _command(config: TrainConfig) -> list[str] | None:
     return [*prefix, "--main_process_port", str(free_port()), "-m"]
 
 
-def _refuse_if_busy() -> None:
+def sweeps_dir() -> Path:
+    return bottega_home() / "runs" / "sweeps"
+
+
+def refuse_if_busy(sweep: Path | None = None) -> None:
+    """Refuse to start training while a run or a sweep (other than `sweep`) is active, or the devices are held."""
     running = active_run()
     if running is not None:
         raise UserError(Message("train_already_running", name=running.name))
+    sweeping = [job.dir for job in active_jobs(sweeps_dir()) if job.dir != sweep]
+    if sweeping:
+        raise UserError(Message("sweep_already_running", name=sweeping[0].name))
     # A run that just ended may still be exiting (and freeing its memory): give it a few seconds.
     deadline = time.monotonic() + 20
     while (probe := try_lock(device_lock_path())) is None and time.monotonic() < deadline:
@@ -131,15 +139,15 @@ def _launch(config: TrainConfig, args: list[str], resume: bool) -> Path:
     return launch(args, prefix=_command(config), env=env)
 
 
-def _start_lock():
+def start_lock():
     return exclusive_lock(bottega_home() / "locks" / "train-start.lock")
 
 
 def start(config: TrainConfig) -> Path:
     """Write the run's config and launch it; refused, with nothing written, while another run trains or if the name
     is taken."""
-    with _start_lock():
-        _refuse_if_busy()
+    with start_lock():
+        refuse_if_busy()
         refuse_taken(config)
         config_path = save_run_config(config)
         (config.run_path / "metrics.jsonl").unlink(missing_ok=True)
@@ -149,8 +157,8 @@ def start(config: TrainConfig) -> Path:
 def resume(run_dir: Path) -> Path:
     """Continue a stopped, interrupted or failed run from its last checkpoint, as a detached job."""
     config = load_run_config(run_dir)
-    with _start_lock():
-        _refuse_if_busy()
+    with start_lock():
+        refuse_if_busy()
         return _launch(config, ["train", "--resume", str(run_dir)], resume=True)
 
 

@@ -49,7 +49,7 @@ def attention(config: TrainConfig, cuda: bool) -> str:
 
 def common_args(config: TrainConfig, run_dir: Path, cuda: bool, evaluate: bool) -> dict[str, Any]:
     """The `TrainingArguments` every method shares: schedule, batches, checkpoints, logging, precision."""
-    return {
+    args = {
         "output_dir": str(run_dir / "checkpoints"),
         "run_name": config.name,
         "project": "bottega",
@@ -79,6 +79,18 @@ def common_args(config: TrainConfig, run_dir: Path, cuda: bool, evaluate: bool) 
         "ddp_find_unused_parameters": False,
         "dataloader_num_workers": 0,
     }
+    if config.early_stopping_patience and evaluate:
+        # transformers keeps the best checkpoint and loads it at the end only among checkpoints saved at evaluations.
+        args.update(save_steps=config.eval_steps, load_best_model_at_end=True, metric_for_best_model="eval_loss",
+                    greater_is_better=False)  # fmt: skip
+    return args
+
+
+def early_stopping(config: TrainConfig) -> list[Any]:
+    """transformers' early stopping on the eval loss, when the config asks for it."""
+    from transformers import EarlyStoppingCallback
+
+    return [EarlyStoppingCallback(config.early_stopping_patience)] if config.early_stopping_patience else []
 
 
 def lora_config(config: TrainConfig) -> Any:

@@ -22,10 +22,10 @@ from pipeline.errors import UserError, message_of
 from pipeline.i18n import Message
 from pipeline.jobs import Job, JobStatus, hold_devices
 from pipeline.paths import bottega_home
-from pipeline.train import data
+from pipeline.train import data, samples
 from pipeline.train.check import preflight
 from pipeline.train.config import TrainConfig
-from pipeline.train.setup import common_args, load_model, lora_config
+from pipeline.train.setup import common_args, early_stopping, load_model, lora_config
 
 
 def _callback(job: Job | None, run_dir: Path):
@@ -74,8 +74,9 @@ def _callback(job: Job | None, run_dir: Path):
     return Progress()
 
 
-def train(config: TrainConfig, resume: bool = False) -> JobStatus:
-    """Run (or resume) the training described by `config` in this process; returns the final status."""
+def train(config: TrainConfig, resume: bool = False, callbacks: tuple[Any, ...] = ()) -> JobStatus:
+    """Run (or resume) the training described by `config` in this process; returns the final status. `callbacks`:
+    more TrainerCallbacks (a sweep's pruning)."""
     import torch
     from accelerate import PartialState
 
@@ -83,13 +84,13 @@ def train(config: TrainConfig, resume: bool = False) -> JobStatus:
     state = PartialState(cpu=not torch.cuda.is_available())
     job = Job(config.run_path)
     if not state.is_main_process:
-        _train(config, job.dir, None, resume)
+        _train(config, job.dir, None, resume, callbacks)
         return job.status()
     with hold_devices(), job.running():  # the devices first: a refused run must not touch the job's status
         os.environ.setdefault("TRACKIO_DIR", str(bottega_home() / "trackio"))
         save_config(config, job.config_path)
         try:
-            _train(config, job.dir, job, resume)
+            _train(config, job.dir, job, resume, callbacks)
         except Exception as e:
             job.update(state="failed", message=explain(e))
             raise
@@ -105,7 +106,7 @@ def explain(error: BaseException) -> Message:
     return Message("train_error", error=message_of(error))
 
 
-def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool) -> None:
+def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool, callbacks: tuple[Any, ...]) -> None:
     import torch
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -127,6 +128,10 @@ def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool) ->
         from pipeline.train import preference
 
         trainer, tokenizer, counts = preference.trainer(config, run_dir, cuda, _callback(job, run_dir))
+    for extra in (*early_stopping(config), *callbacks):
+        trainer.add_callback(extra)
+    if config.samples and not config.accelerate_config:
+        trainer.add_callback(samples.callback(config, job, tokenizer))
     if job is not None:
         job.update(
             **counts,
@@ -136,10 +141,15 @@ def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool) ->
         )
     trainer.train(resume_from_checkpoint=checkpoint)
 
-    if trainer.state.global_step < trainer.state.max_steps:  # a stop request ended it early, on every rank
+    state = trainer.state
+    ended_early = state.global_step < state.max_steps
+    if ended_early and (run_dir / "STOP").exists():  # a stop request ended it, on every rank
         if job is not None:
             job.update(state="stopped", message=Message("train_stopped"))
         return
+    # Otherwise early stopping ended it, and transformers has loaded the best checkpoint back: that is the adapter.
+    end = Message("train_early_stopped", step=state.global_step, best=state.best_global_step,
+                  loss=f"{state.best_metric:.4f}") if ended_early else ""  # fmt: skip
     adapter = run_dir / "adapter"
     model = trainer.accelerator.unwrap_model(trainer.model)
     if "ref" in getattr(model, "peft_config", {}):  # TRL's frozen copy of a starting adapter: the reference only
@@ -153,7 +163,10 @@ def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool) ->
 
         job.update(adapter=str(adapter))
         write_card(config, adapter, job.status().fields, job.metrics())
-        job.update(state="finished", message="")
+        if ended_early:
+            job.update(early_stopped=state.global_step, best_step=state.best_global_step,
+                       best_eval_loss=state.best_metric)  # fmt: skip
+        job.update(state="finished", message=end)
 
 
 def _sft_trainer(config: TrainConfig, run_dir: Path, cuda: bool, callback: Any) -> tuple[Any, Any, dict[str, int]]:

@@ -14,10 +14,11 @@ from pipeline import editor
 from pipeline.errors import UserError
 from pipeline.i18n import Message, t
 from pipeline.jobs import Job
-from pipeline.train import runs
+from pipeline.train import runs, samples
 from pipeline.train.config import ATTENTION, METHODS, PRESETS, SCHEDULERS, TrainConfig
 from pipeline.train.data import dataset_source, template_source
 from pipeline.ui import hub as hub_panels
+from pipeline.ui import sweep as sweep_panel
 from pipeline.ui.common import gated, state_label, status_box, whole
 
 # The form's fields, in the order the handlers receive them; each is a TrainConfig field.
@@ -26,7 +27,7 @@ FIELDS = (
     "use_dora", "use_rslora", "qlora", "attention", "assistant_only_loss", "packing", "group_by_length",
     "max_length", "epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "batch_size", "grad_accum",
     "gradient_checkpointing", "neftune_alpha", "seed", "eval_share", "eval_steps", "save_steps", "num_processes",
-    "method", "adapter", "beta",
+    "method", "adapter", "beta", "early_stopping_patience", "samples",
 )  # fmt: skip
 _KEEP_ON_PRESET = ("dataset", "method", "adapter", "beta")  # what a preset does not reset
 
@@ -173,6 +174,18 @@ def poll(run_dir: str | None) -> tuple:
     return progress, curve, job.log_tail(30), runs_table()[0], gr.Timer(active=status.active)
 
 
+def sample_views(run_dir: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The fidelity of the fixed prompts' answers at each evaluation, and the answers themselves, newest first."""
+    records = samples.history(Job(run_dir).metrics()) if run_dir else []
+    curve = pd.DataFrame([{"step": r["step"], "fidelity": r["sample_fidelity"]} for r in records],
+                         columns=["step", "fidelity"])  # fmt: skip
+    yes, no = t("yes"), t("no")
+    rows = [[r["step"], s["prompt"], s["answer"], yes if s["italian"] else no, yes if s["loops"] else no]
+            for r in reversed(records) for s in r["samples"]]  # fmt: skip
+    columns = [t("train_step"), "prompt", t("col_answer"), t("col_italian"), t("col_loops")]
+    return curve, pd.DataFrame(rows, columns=columns)
+
+
 def runs_table() -> tuple[pd.DataFrame, gr.CheckboxGroup]:
     rows = runs.list_runs()
     table = pd.DataFrame(
@@ -264,10 +277,16 @@ def render(demo: gr.Blocks) -> None:
                 neftune = gr.Number(0, minimum=0, label=t("train_neftune"))
                 seed = gr.Number(defaults.seed, precision=0, label=t("train_seed"))
                 processes = gr.Number(1, precision=0, minimum=1, label=t("train_processes"))
+            with gr.Row():
+                patience = gr.Number(defaults.early_stopping_patience, precision=0, minimum=0,
+                                     label=t("train_patience"), info=t("train_patience_info"),
+                                     elem_id="train-patience")  # fmt: skip
+                n_samples = gr.Number(defaults.samples, precision=0, minimum=0, maximum=len(samples.prompts(99)),
+                                      label=t("train_samples"), info=t("train_samples_info"))  # fmt: skip
     form = [name, preset, model, dataset, chat_template, lora_r, lora_alpha, lora_dropout, target_modules, use_dora]
     form += [use_rslora, qlora, attention, assistant_only, packing, group_by_length, max_length, epochs, max_steps]
     form += [learning_rate, scheduler, warmup, batch_size, grad_accum, checkpointing, neftune, seed, eval_share]
-    form += [eval_steps, save_steps, processes, method, adapter, beta]
+    form += [eval_steps, save_steps, processes, method, adapter, beta, patience, n_samples]
 
     with gr.Row():
         check_btn = gr.Button(t("train_check"), elem_id="train-check")
@@ -291,6 +310,11 @@ def render(demo: gr.Blocks) -> None:
         live = gr.LinePlot(x="step", y="loss", color="kind", title=t("train_live"), y_lim=[0, None],
                            elem_id="train-live")  # fmt: skip
         log = gr.Code(label=t("train_log"), language=None, lines=14, elem_id="train-log")
+    with gr.Row():
+        fidelity = gr.LinePlot(x="step", y="fidelity", title=t("train_fidelity"), y_lim=[0, 1],
+                               elem_id="train-fidelity")  # fmt: skip
+        answers = gr.Dataframe(label=t("train_samples_table"), interactive=False, wrap=True, max_height=360,
+                               elem_id="train-samples")  # fmt: skip
     gr.Markdown(t("train_runs"))
     with gr.Row():
         with gr.Column(scale=3):
@@ -299,6 +323,7 @@ def render(demo: gr.Blocks) -> None:
             chosen = gr.CheckboxGroup(label=t("train_overlay"), elem_id="train-chosen")
             refresh = gr.Button(t("train_refresh"), size="sm")
     curves = gr.LinePlot(x="step", y="loss", color=t("col_series"), title=t("train_compare"), y_lim=[0, None])
+    sweep_panel.render(demo, form, config_from_form)
     hub_panels.adapter_panel(demo)
 
     preset.input(preset_values, preset, form[2:])
@@ -310,7 +335,9 @@ def render(demo: gr.Blocks) -> None:
     pairs_btn.click(build_pairs, [model, dataset, adapter], [run_dir, timer])
     method.input(method_changed, [method, dataset], dataset)
     resume_btn.click(resume, [run_dir, chosen], [run_dir, timer])
-    timer.tick(poll, run_dir, [progress, live, log, table, timer])
+    timer.tick(poll, run_dir, [progress, live, log, table, timer]).then(
+        sample_views, run_dir, [fidelity, answers], show_progress="hidden"
+    )
     gr.on([demo.load, refresh.click], runs_table, None, [table, chosen])
     gr.on([demo.load, refresh.click], refresh_choices, None, [dataset, adapter], show_progress="hidden")
     demo.load(attach, None, [run_dir, timer])
