@@ -1442,8 +1442,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Sweep stopped: start it again whenever you like, the trial in progress resumes from its checkpoint.",
     ),
     "sweep_finished": (
-        "Ricerca finita: {total} prove. La configurazione migliore è in best.yaml.",
-        "Sweep finished: {total} trials. The best config is in best.yaml.",
+        "Ricerca finita: {total} prove. La configurazione migliore, pronta da addestrare, è in {path}.",
+        "Sweep finished: {total} trials. The best config, ready to train, is in {path}.",
+    ),
+    "sweep_finished_none": (
+        "Ricerca finita: {total} prove, nessuna completata (interrotte o fallite: vedi la tabella e i log delle run).",
+        "Sweep finished: {total} trials, none completed (pruned or failed: see the table and the runs' logs).",
     ),
     "sweep_already_running": (
         "C'è già una ricerca in corso ('{name}'): fermala o aspetta che finisca prima di avviare un addestramento.",

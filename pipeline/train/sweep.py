@@ -308,7 +308,10 @@ def run(config: SweepConfig) -> int:
         if job.stop_requested:
             job.update(state="stopped", message=Message("sweep_stopped"))
             return 1
-        job.update(state="finished", message=Message("sweep_finished", total=config.trials))
+        best = config.path / "best.yaml"
+        end = Message("sweep_finished", total=config.trials, path=best) if best.is_file() else Message(
+            "sweep_finished_none", total=config.trials)  # fmt: skip
+        job.update(state="finished", message=end)
     return 0
 
 
@@ -358,12 +361,12 @@ def write_best(config: SweepConfig, study: Any, base: TrainConfig) -> Path | Non
     return path
 
 
-def trials(sweep_dir: Path) -> list[dict[str, Any]]:
+def trials(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """The rows write_trials left, with each running trial's progress (step, eval loss) from its run."""
     from pipeline.train.runs import runs_dir
 
     try:
-        rows = json.loads((sweep_dir / "trials.json").read_text(encoding="utf-8"))
+        rows = json.loads((Path(sweep_dir) / "trials.json").read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return []
     for row in rows:

@@ -241,7 +241,8 @@ def render(demo: gr.Blocks) -> None:
                 group_by_length = gr.Checkbox(defaults.group_by_length, label=t("train_group"))
             with gr.Row():
                 eval_share = gr.Slider(0, 0.4, value=defaults.eval_share, step=0.05, label=t("train_eval_share"))
-                eval_steps = gr.Number(defaults.eval_steps, precision=0, minimum=1, label=t("train_eval_steps"))
+                eval_steps = gr.Number(defaults.eval_steps, precision=0, minimum=1, label=t("train_eval_steps"),
+                                       elem_id="train-eval-steps")  # fmt: skip
                 save_steps = gr.Number(defaults.save_steps, precision=0, minimum=1, label=t("train_save_steps"))
         with gr.Column():
             gr.Markdown(t("train_lora"))
@@ -282,7 +283,8 @@ def render(demo: gr.Blocks) -> None:
                                      label=t("train_patience"), info=t("train_patience_info"),
                                      elem_id="train-patience")  # fmt: skip
                 n_samples = gr.Number(defaults.samples, precision=0, minimum=0, maximum=len(samples.prompts(99)),
-                                      label=t("train_samples"), info=t("train_samples_info"))  # fmt: skip
+                                      label=t("train_samples"), info=t("train_samples_info"),
+                                      elem_id="train-samples-count")  # fmt: skip
     form = [name, preset, model, dataset, chat_template, lora_r, lora_alpha, lora_dropout, target_modules, use_dora]
     form += [use_rslora, qlora, attention, assistant_only, packing, group_by_length, max_length, epochs, max_steps]
     form += [learning_rate, scheduler, warmup, batch_size, grad_accum, checkpointing, neftune, seed, eval_share]

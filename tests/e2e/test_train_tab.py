@@ -24,6 +24,8 @@ def test_check_then_a_short_run_draws_the_loss_and_survives_a_reload(page: Page,
     fill(page, "train-dataset", "test/corto_it.yaml")
     fill(page, "train-steps", "10")
     fill(page, "train-max-length", "128")
+    fill(page, "train-eval-steps", "5")
+    fill(page, "train-samples-count", "2")
 
     page.locator("#train-check").click()
     mask = page.locator("#train-mask")
@@ -50,6 +52,37 @@ def test_check_then_a_short_run_draws_the_loss_and_survives_a_reload(page: Page,
     expect(page.locator("#train-step")).to_have_text("10")
     expect(page.locator("#train-runs")).to_contain_text("dal-browser")
     assert (bottega_home / "runs" / "train" / "dal-browser" / "adapter" / "adapter_model.safetensors").exists()
+    # At each evaluation (steps 5 and 10) the model answered the two first fixed prompts: a table per step, and
+    # their fidelity as a curve.
+    answers = page.locator("#train-samples")
+    expect(answers).to_contain_text("moka", timeout=20_000)
+    expect(answers).to_contain_text("cielo")
+    expect(page.locator("#train-fidelity canvas, #train-fidelity svg.marks").first).to_be_visible(timeout=20_000)
+
+
+def test_a_sweep_started_from_the_tab_fills_its_trials_table(page: Page, bottega_home) -> None:
+    from pipeline.train import sweep
+
+    open_tab(page)
+    fill(page, "train-dataset", "test/corto_it.yaml")
+    fill(page, "train-steps", "4")
+    fill(page, "train-max-length", "128")
+    fill(page, "train-eval-steps", "2")
+    fill(page, "train-samples-count", "0")
+    page.get_by_text(IT["sweep_title"]).click()
+    fill(page, "sweep-name", "ricerca-browser")
+    fill(page, "sweep-trials", "2")
+    page.locator("#sweep-start").click()
+    table = page.locator("#sweep-trials-table")
+    expect(table).to_contain_text("ricerca-browser-t000", timeout=60_000)
+    expect(page.locator("#sweep-progress")).to_contain_text("✅ finito", timeout=300_000)
+    expect(table).to_contain_text("ricerca-browser-t001")
+    expect(page.locator("#sweep-best-value")).to_be_visible()
+    expect(page.locator("#sweep-best canvas, #sweep-best svg.marks").first).to_be_visible(timeout=20_000)
+    folder = bottega_home / "runs" / "sweeps" / "ricerca-browser"
+    assert [r["state"] for r in sweep.trials(folder)] == ["complete", "complete"]
+    assert sweep.load_config(folder / "config.yaml").trials == 2
+    assert (folder / "best.yaml").is_file()
 
 
 def test_fidelity_pairs_then_a_dpo_run_from_the_tab(page: Page, bottega_home, app_datasets) -> None:
