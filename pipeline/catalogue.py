@@ -106,6 +106,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "no": ("no", "no"),
     "col_italian": ("italiana", "Italian"),
     "col_loops": ("ripetizioni", "loops"),
+    "trial_running": ("in corso", "running"),
+    "trial_complete": ("completata", "complete"),
+    "trial_pruned": ("interrotta (peggiore della mediana)", "pruned (worse than the median)"),
+    "trial_fail": ("fallita", "failed"),
     "sweep_title": ("Ricerca degli iperparametri (Optuna)", "Hyperparameter search (Optuna)"),
     "sweep_intro": (
         "Ogni prova è una run con i valori del modulo qui sopra e i parametri scelti da Optuna (TPE); le prove che "

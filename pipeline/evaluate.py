@@ -218,9 +218,9 @@ class EvalResult:
     examples: list[Example]
     judge: JudgeTally | None = None
     lm_eval: dict[str, Any] | None = None
+    """{"base": {task: accuracy}, "finetuned": {...}}, or {"skipped": why}."""
     benchmark: dict[str, Any] | None = None
     """{"base": ..., "finetuned": ...}: `pipeline.benchmark.Result.to_dict()` of each side."""
-    """{"base": {task: accuracy}, "finetuned": {...}}, or {"skipped": why}."""
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property

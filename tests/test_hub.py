@@ -140,6 +140,41 @@ def test_push_adapter_uploads_the_adapter_and_a_card_with_results(adapter_run, t
         hub.push_adapter(tmp_path, "utente/niente", api=fake)
 
 
+def test_the_card_reports_benchmark_early_stopping_and_sample_fidelity(adapter_run, tmp_path):
+    """The pushed card carries the run's evaluation (the offline benchmark, base vs fine-tuned), where early stopping
+    left the adapter, and how the fixed sample answers went."""
+    import shutil
+
+    from huggingface_hub import ModelCard
+
+    from pipeline import evaluate
+    from pipeline.jobs import Job
+
+    run = tmp_path / "fermata-presto"
+    shutil.copytree(adapter_run, run)
+    job = Job(run)
+    job.update(state="finished", step=12, early_stopped=12, best_step=8, best_eval_loss=2.5)
+    sample = {"prompt": "p", "answer": "a", "italian": True, "loops": False, "problems": [], "ok": True}
+    for step, fidelity in ((4, 0.5), (8, 1.0)):
+        job.append_metrics({"step": step, "sample_fidelity": fidelity, "samples": [sample, sample]})
+
+    def side(correct: int) -> dict:
+        score = {"accuracy": correct / 320, "ci95": [correct / 320 - 0.05, correct / 320 + 0.05], "total": 320}
+        return {"acc": {"tutte": score}, "acc_norm": {"tutte": score}}
+
+    found = evaluate.EvalResult(settings={}, held_out="", base={"italian": 0.9, "perplexity": 25.0},
+                                finetuned={"italian": 1.0, "perplexity": 16.0}, examples=[],
+                                benchmark={"base": side(82), "finetuned": side(110)})  # fmt: skip
+    (run / "eval").mkdir(exist_ok=True)
+    evaluate.save(found, run / "eval" / "eval.yaml")
+    fake = FakeHub(tmp_path)
+    hub.push_adapter(run, "utente/fermata-presto", api=fake)
+    card = ModelCard(fake.files["README.md"].decode("utf-8")).text
+    assert "- Benchmark italiano (320 domande, acc_norm, IC 95%): base 25.6% [21%, 31%] → fine-tuned 34.4%" in card
+    assert "arresto anticipato al passo 12: adattatore del passo 8 (loss di valutazione 2.500)" in card
+    assert "fedeltà all'italiano di 2 risposte di prova fisse" in card and "50% → 100%" in card
+
+
 def test_push_merged_uploads_a_model_that_answers_like_base_plus_adapter(
     adapter_run, bundled_model, bottega_home, tmp_path, monkeypatch
 ):

@@ -76,6 +76,14 @@ def render_card(config: TrainConfig, status: dict, metrics: list[dict], extra_re
         results.append(f"- loss di addestramento: {losses[0]:.3f} → {losses[-1]:.3f}")
     if evals:
         results.append(f"- loss di valutazione (held-out): {evals[0]:.3f} → {evals[-1]:.3f}")
+    if status.get("early_stopped"):
+        best = f"{status.get('best_step')} (loss di valutazione {status.get('best_eval_loss', 0):.3f})"
+        results.append(f"- arresto anticipato al passo {status['early_stopped']}: adattatore del passo {best}")
+    fidelity = [m["sample_fidelity"] for m in metrics if "sample_fidelity" in m]
+    if fidelity:
+        prompts = len(next(m["samples"] for m in metrics if "samples" in m))
+        results.append(f"- fedeltà all'italiano di {prompts} risposte di prova fisse (italiane, senza ripetizioni, "
+                       f"registro giusto): {fidelity[0]:.0%} → {fidelity[-1]:.0%}")  # fmt: skip
     results += extra_results or []
     hyper = "\n".join(f"| {name} | {getattr(config, name)} |" for name in _HYPER)
     content = f"""---

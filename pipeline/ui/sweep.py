@@ -15,7 +15,7 @@ from pipeline.i18n import t
 from pipeline.jobs import Job
 from pipeline.train import sweep
 from pipeline.train.config import TrainConfig
-from pipeline.ui.common import gated, state_label, status_box, whole
+from pipeline.ui.common import STATE_ICONS, gated, status_box, whole
 
 DEFAULT_PARAMS = """learning_rate: {low: 2.0e-4, high: 3.0e-3, log: true}
 lora_r: {choices: [8, 16, 32]}
@@ -69,7 +69,7 @@ def poll_sweep(folder: str | None, param: str | None) -> tuple:
             [
                 r["number"],
                 r["run"],
-                state_label(_run_state(r)),
+                _trial_state(r),
                 _step(r),
                 r["value"],
                 *[r["params"].get(p) for p in params],
@@ -89,9 +89,10 @@ def poll_sweep(folder: str | None, param: str | None) -> tuple:
     return box, table, plot(folder, param), best_curve, gr.Timer(active=status.active)
 
 
-def _run_state(row: dict) -> str:
-    """A trial's state as a job's: Optuna's running/complete/pruned/fail mapped onto the states the app shows."""
-    return {"running": "running", "complete": "finished", "pruned": "stopped", "fail": "failed"}[row["state"]]
+def _trial_state(row: dict) -> str:
+    """A trial's state in words (Optuna's running, complete, pruned, fail), with the icon of the matching job state."""
+    job_state = {"running": "running", "complete": "finished", "pruned": "stopped", "fail": "failed"}[row["state"]]
+    return f"{STATE_ICONS[job_state]} {t('trial_' + row['state'])}"
 
 
 def _step(row: dict) -> str:
