@@ -1,6 +1,7 @@
 """Generation throughput: accepted examples per minute at concurrency 16 vs 1, behind a proxy adding 300 ms latency.
 
     python bench/generation.py [--items 32] [--latency-ms 300] [--max-tokens 16] [--skip-plain] [--skip-dedup]
+    python bench/generation.py --only-tasks [--tasks-per-request 10]   # prompt tokens per example, 1 vs 10 tasks
 
 Three teachers, side by side in one run, all behind the fault-injecting proxy that adds the latency:
 - scripted: the proxy answers every request at once with a good Italian reply (a remote API, where the network and
@@ -25,6 +26,7 @@ import argparse
 import os
 import platform
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,8 +53,14 @@ def scripted_teacher():
 
     def respond(body: dict) -> str:
         words = " ".join(rng.sample(vocabulary, 12))
-        if "risposta: |" in body["messages"][-1]["content"]:
+        prompt = body["messages"][-1]["content"]
+        if "risposta: |" in prompt:
             return f"ragionamento: |\n  Parto dai fatti.\nrisposta: |\n  Ecco la risposta: {words}."
+        if many := re.search(r"Inventa (\d+) compiti", prompt):
+            tasks = [" ".join(rng.sample(vocabulary, 12)) for _ in range(int(many.group(1)))]
+            entries = "".join(f"  - istruzione: |\n      Spiega con parole semplici: {task}.\n    input: ''\n"
+                              for task in tasks)  # fmt: skip
+            return f"compiti:\n{entries}"
         return f"idea: |\n  Un compito nuovo.\nistruzione: |\n  Spiega con parole semplici: {words}.\ninput: ''\n"
 
     return respond
@@ -83,6 +91,48 @@ def per_minute(
         minutes = (time.perf_counter() - start) / 60
         done = status.accepted if scripted else status.accepted + status.rejected
         return done / minutes, done
+
+
+def prompt_tokens_per_example(proxy: FaultProxy, tasks_per_request: int, items: int, latency_ms: int) -> tuple:
+    """Prompt tokens the teacher reads per accepted example (counted with the bundled model's tokenizer on the
+    chat-templated requests): in all, in the requests for tasks, in the requests for answers; then accepted examples
+    per minute, and how many; with the scripted teacher at concurrency 16 asking for `tasks_per_request` Self-Instruct
+    tasks per request."""
+    from transformers import AutoTokenizer
+
+    from pipeline import models
+
+    tokenizer = AutoTokenizer.from_pretrained(models.resolve(models.DEFAULT_MODEL))
+    with tempfile.TemporaryDirectory() as tmp:
+        proxy.reset()
+        proxy.latency_ms = latency_ms
+        proxy.responder = scripted_teacher()
+        config = GenerationConfig.from_dict(
+            {
+                "output": str(Path(tmp) / "bench.yaml"),
+                "count": items,
+                "max_items": items,
+                "mix": {"self_instruct": 1.0},
+                "tasks_per_request": tasks_per_request,
+                "run_dir": str(Path(tmp) / "run"),
+                "teacher": {"preset": "custom", "base_url": proxy.base_url, "model": "scripted", "max_tokens": 1024,
+                            "max_concurrency": 16},
+            }
+        )  # fmt: skip
+        start = time.perf_counter()
+        status = generate(config)
+        minutes = (time.perf_counter() - start) / 60
+        tasks = answers = 0
+        for request in proxy.requests:
+            messages = request["body"]["messages"]
+            n = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                  return_dict=True)["input_ids"])  # fmt: skip
+            if "risposta: |" in messages[-1]["content"]:
+                answers += n
+            else:
+                tasks += n
+        per = max(status.accepted, 1)
+        return (tasks + answers) / per, tasks / per, answers / per, status.accepted / minutes, status.accepted
 
 
 # How the local server is started: `transformers serve` as it comes (the weights' float32, one request at a time),
@@ -121,6 +171,9 @@ def main() -> None:
         "--skip-plain", action="store_true", help="leave out the servers without batching (the baselines)"
     )
     parser.add_argument("--skip-dedup", action="store_true", help="do not run bench/generation_dedup.py after")
+    parser.add_argument("--tasks-per-request", type=int, default=10,
+                        help="prompt tokens per example: 1 vs this many Self-Instruct tasks per request")  # fmt: skip
+    parser.add_argument("--only-tasks", action="store_true", help="only the tasks-per-request comparison")
     args = parser.parse_args()
 
     from pipeline.serve import fast_dtype
@@ -131,6 +184,19 @@ def main() -> None:
     rows = []
     local = [("local, plain", "plain"), ("local, Bottega", "bottega")][args.skip_plain :]
     with tempfile.TemporaryDirectory() as tmp, FaultProxy("http://127.0.0.1:9/v1") as proxy:  # never forwards
+        if args.tasks_per_request > 1:
+            k = args.tasks_per_request
+            print(f"\nSelf-Instruct, one task per request vs {k}: scripted teacher, concurrency 16")
+            found = {k: prompt_tokens_per_example(proxy, k, args.items * 2, args.latency_ms)
+                     for k in (1, args.tasks_per_request)}  # fmt: skip
+            for k, (tokens, tasks, answers, rate, accepted) in found.items():
+                split = f"{tasks:.0f} asking for tasks, {answers:.0f} for the answer"
+                print(f"  {k:2d} per request: {tokens:7.0f} prompt tokens per accepted example ({split}), "
+                      f"{rate:6.1f} accepted / min ({accepted} accepted)")  # fmt: skip
+            ratio = found[1][0] / found[args.tasks_per_request][0]
+            print(f"  prompt tokens per accepted example, 1 vs {k}: {ratio:.1f}x fewer (target >= 5x)\n")
+            if args.only_tasks:
+                return
         one, n1 = per_minute(proxy, "scripted", 1, args.items, True, args.latency_ms)
         many, n16 = per_minute(proxy, "scripted", 16, args.items, True, args.latency_ms)
         rows.append(("scripted", one, many, n1, n16))

@@ -1282,6 +1282,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "l'evoluzione non aggiunge niente al compito di partenza",
         "the evolution adds nothing to the task it started from",
     ),
+    "gen_tasks_per_request": ("Compiti per richiesta (Self-Instruct)", "Tasks per request (Self-Instruct)"),
+    "gen_tasks_per_request_info": (
+        "quanti compiti nuovi chiedere in una sola risposta: il lungo prompt di esempi si paga una volta per tutti",
+        "how many new tasks to ask for in one reply: the long prompt of examples is paid once for all of them",
+    ),
+    "reason_compito_mancante": (
+        "la risposta con più compiti ne conteneva meno di quelli chiesti",
+        "the several-tasks reply held fewer tasks than asked",
+    ),
     "reason_duplicato": ("quasi uguale a un esempio già presente", "nearly the same as an example already there"),
     "reason_giudice": ("voto del giudice sotto la soglia", "the judge's score is under the threshold"),
     "reason_obiettivo_raggiunto": (

@@ -252,6 +252,63 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_duplicates_nothing_pays_nothin
     assert [v["item"] for v in verdicts] == [0, 1, 2]
 
 
+def tasks_reply(texts: list[str]) -> str:
+    entries = "".join(f"  - istruzione: |\n      {text}\n    input: ''\n" for text in texts)
+    return f"compiti:\n{entries}"
+
+
+def test_several_tasks_per_request_survive_a_kill_with_nothing_lost_duplicated_or_paid_twice(
+    tmp_path, proxy, serve_teacher
+) -> None:
+    config = make_config(tmp_path, proxy, serve_teacher, count=5, max_items=6, tasks_per_request=3)
+    config_path = tmp_path / "run.yaml"
+    config_path.write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True), encoding="utf-8")
+    cli = [sys.executable, "-m", "pipeline", "generate", "--config", str(config_path)]
+    run_dir = tmp_path / "run"
+
+    # Items 0-2 share one request for three tasks, then each gets its own answer; the request for items 3-5 hangs
+    # in the proxy until the process is killed.
+    proxy.push(
+        replace_content(tasks_reply(TASKS[:3])),
+        *(replace_content(answer_reply(a)) for a in ANSWERS[:3]),
+        delay(600),
+    )  # fmt: skip
+    proc = subprocess.Popen(cli, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proxy.received < 5:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "the run never reached the second request for tasks"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = proxy.requests[0]["body"]["messages"][-1]["content"]
+    assert "Inventa 3 compiti nuovi" in first
+    before = journal(run_dir)
+    shared = [r for r in before if r["type"] == "reply" and r["step"] == "tasks"]
+    assert len(shared) == 1 and shared[0]["members"] == [0, 1, 2]
+    assert [r["item"] for r in before if r["type"] == "verdict"] == [0, 1, 2]
+
+    # The re-run asks again only for the request that never came back. Its reply holds a near-duplicate of its
+    # first task and one task fewer than asked: each item keeps its own verdict.
+    proxy.reset()
+    near_twin = TASKS[3].replace("Riassumi in due frasi", "Riassumi in due brevi frasi")
+    proxy.push(
+        replace_content(tasks_reply([TASKS[3], near_twin])),
+        replace_content(answer_reply(ANSWERS[3])), replace_content(answer_reply(ANSWERS[3])),
+    )  # fmt: skip
+    done = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(proxy.requests) == 3
+    assert "Inventa 3 compiti nuovi" in proxy.requests[0]["body"]["messages"][-1]["content"]
+    verdicts = {r["item"]: r["reasons"] for r in journal(run_dir) if r["type"] == "verdict"}
+    assert verdicts == {0: [], 1: [], 2: [], 3: [], 4: ["duplicato"], 5: ["compito_mancante"]}
+    out = ds_mod.load(config.output)
+    assert [e.instruction for e in out.examples] == TASKS[:4]
+    # Each example carries its share of the shared request's tokens, plus its own answer's.
+    tokens = {r["item"]: r["tokens"] for r in journal(run_dir) if r["type"] == "reply" and r["step"] == "answer"}
+    assert all(e.meta.tokens > tokens[int(e.id.split("-")[1])] for e in out.examples)
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "generate").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_generation_config_loads_and_says_how_to_run_it(path: Path) -> None:
     from pipeline.generate.run import load_config

@@ -19,9 +19,10 @@ TRAIN_FORM = dict(
 )  # fmt: skip
 # The sweep panel: name, trials, objective, prune, the parameters' YAML; then the Addestra form.
 SWEEP = ["ricerca", 4, "eval_loss", True, "learning_rate: {low: 1.0e-4, high: 1.0e-3, log: true}"]
-# The Genera form: name, local model, count, mix, depth, seed, judge, threshold, then the teacher's fields.
-GENERATE_FORM = ["generato", "smollm2-135m-instruct", 20.0, 0.4, 0.4, 0.2, 3, 0.0, False, 6, "local", "", "", "",
-                 4, 512.0, 0.7, 0.0, 0, 0, 0]  # fmt: skip
+# The Genera form: name, local model, count, mix, depth, seed, judge, threshold, tasks per request, then the
+# teacher's fields.
+GENERATE_FORM = ["generato", "smollm2-135m-instruct", 20.0, 0.4, 0.4, 0.2, 3, 0.0, False, 6, 1, "local", "", "",
+                 "", 4, 512.0, 0.7, 0.0, 0, 0, 0]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,8 @@ BAD = [
     ("stop", [None, "../../etc"], "`run`"),
     ("start_new", [None, None, *GENERATE_FORM[:2], None, *GENERATE_FORM[3:]], "`count`"),
     ("start_new", [None, None, "../fuori", *GENERATE_FORM[1:]], "`name`"),
-    ("start_new", [None, None, *GENERATE_FORM[:10], "custom", "", "", "", *GENERATE_FORM[14:]], "`teacher.base_url`"),
+    ("start_new", [None, None, *GENERATE_FORM[:10], 0, *GENERATE_FORM[11:]], "`tasks_per_request`"),
+    ("start_new", [None, None, *GENERATE_FORM[:11], "custom", "", "", "", *GENERATE_FORM[15:]], "`teacher.base_url`"),
     ("resume", [None, None, "mai-avviato", *GENERATE_FORM[1:]], "mai-avviato"),
     ("send", [None, "Ciao", None, None, "smollm2-135m-instruct", "../../etc", 0.0, 0.9, 64, 42, 1.2, ""], "`adapter`"),
     ("send", [None, "Ciao", None, None, "smollm2-135m-instruct", "x", 0.0, 0.9, None, 42, 1.2, ""], "numeri"),

@@ -30,6 +30,7 @@ EVOLUTIONS = {
 }
 
 NEW_TASK_KEYS = ["istruzione"]
+NEW_TASKS_KEYS = ["compiti"]
 ANSWER_KEYS = ["risposta"]
 JUDGE_KEYS = ["punteggio"]
 
@@ -57,6 +58,31 @@ def self_instruct(examples: list[Example], with_input: bool) -> list[dict]:
             f"scriverebbe una persona. {need}\n\n{YAML_RULES}\n"
             "idea: |\n  perché il compito è utile e diverso dagli esempi, in una frase\n"
             "istruzione: |\n  il compito\ninput: |\n  l'input, oppure niente",
+        },
+    ]
+
+
+def self_instruct_many(examples: list[Example], with_input: bool, count: int) -> list[dict]:
+    """Self-Instruct asking for `count` new tasks in one reply (as Alpaca did): the examples are paid for once."""
+    shown = "\n\n".join(f"{i}. {_task(e)}" for i, e in enumerate(examples, 1))
+    need = (
+        "Almeno metà dei compiti deve avere un input: un testo concreto su cui lavorare (un brano, dei dati, una "
+        "frase). Gli altri lasciano vuota la chiave input."
+        if with_input
+        else "I compiti non devono avere bisogno di input: lascia vuota la chiave input."
+    )
+    return [
+        {"role": "system", "content": "Sei un esperto che crea compiti vari e utili per addestrare un assistente."},
+        {
+            "role": "user",
+            "content": f"Ecco alcuni compiti per un assistente che parla italiano:\n\n{shown}\n\n"
+            f"Inventa {count} compiti nuovi, diversi da questi e diversi tra loro per argomento e tipo, che un "
+            "assistente solo testuale possa svolgere (niente immagini, audio, video, link o file). Scrivili in "
+            f"italiano naturale, come li scriverebbe una persona. {need}\n\n"
+            f"Rispondi solo con un oggetto YAML con la chiave compiti: un elenco di {count} voci, ciascuna con le "
+            "chiavi istruzione e input, usando blocchi `|` per il testo:\n"
+            "compiti:\n  - istruzione: |\n      il primo compito\n    input: |\n      l'input, oppure niente\n"
+            "  - istruzione: |\n      il secondo compito\n    input: ''",
         },
     ]
 

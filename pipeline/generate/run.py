@@ -57,7 +57,12 @@ class GenerationConfig:
     max_depth: int = 3
     """Evol-Instruct rounds at most on one lineage."""
     input_share: float = 0.3
-    """Share of Self-Instruct tasks that get an `input`."""
+    """Share of Self-Instruct tasks that get an `input` (with `tasks_per_request` > 1: of the requests, each then
+    asking for at least half of its tasks with an input)."""
+    tasks_per_request: int = 1
+    """Self-Instruct asks for this many new tasks in one reply, as a YAML list (Alpaca asked for 20): the ~1,100-token
+    prompt of examples is paid once for all of them. Each task is still its own candidate, with its own answer and
+    verdict; near-duplicates inside one reply are removed like any other."""
     seed: int = 0
     """Seeds every random choice; recorded in the output's provenance."""
     judge: bool = False
@@ -91,6 +96,8 @@ class GenerationConfig:
         if any(v < 0 for v in self.mix.values()) or sum(self.mix.values()) <= 0:
             problems.add("mix", Message("gen_mix_weights"))
         problems.check(self.max_depth >= 1, "max_depth", Message("must_be_at_least", minimum=1, value=self.max_depth))
+        problems.check(1 <= self.tasks_per_request <= 50, "tasks_per_request",
+                       Message("must_be_between", low=1, high=50, value=self.tasks_per_request))  # fmt: skip
         problems.check(
             0 <= self.input_share <= 1,
             "input_share",
@@ -204,6 +211,8 @@ class Run:
         # A resumed run remembers what it accepted before, exactly as it was (no re-check).
         self.dedup.extend((e.id, e.instruction) for e in self.accepted.values())
         self._lock = asyncio.Lock()
+        self._asking: dict[tuple[int, str], asyncio.Future] = {}  # requests in flight, shared by their items
+        self._self_instruct: list[int] | None = None
         # What the journal says was spent before this process: the teacher's own counters add what it spends now,
         # replies of a step still being re-asked included.
         self._spent_before = self._journal_spending()
@@ -215,13 +224,35 @@ class Run:
         """Seed and accepted examples by id: the parents evolutions and ORCA answers draw from."""
         return {e.id: e for e in [*self.seed, *self.accepted.values()]}
 
+    @property
+    def max_items(self) -> int:
+        return self.config.max_items or 5 * self.config.count
+
+    def _draw_method(self, rng: random.Random) -> str:
+        methods = [m for m in METHODS if self.config.mix.get(m, 0) > 0]
+        return rng.choices(methods, weights=[self.config.mix[m] for m in methods])[0]
+
+    def method(self, item: int) -> str:
+        """The item's method, as its plan has it or will draw it (the plan's first draw), without planning it."""
+        if item in self.journal.plans:
+            return self.journal.plans[item]["method"]
+        return self._draw_method(random.Random(f"{self.config.seed}:{item}"))
+
+    def group(self, item: int) -> list[int]:
+        """The Self-Instruct items whose tasks come from the same request as `item`'s: the self-instruct items in item
+        order, `tasks_per_request` at a time. The first is the group's leader: its plan's examples are shown."""
+        if self._self_instruct is None:
+            self._self_instruct = [i for i in range(self.max_items) if self.method(i) == "self_instruct"]
+        k = self.config.tasks_per_request
+        start = self._self_instruct.index(item) // k * k
+        return self._self_instruct[start : start + k]
+
     def plan(self, item: int) -> dict:
         """The item's method and choices: from the journal if it was planned before, otherwise drawn now."""
         if item in self.journal.plans:
             return self.journal.plans[item]
         rng = random.Random(f"{self.config.seed}:{item}")
-        methods = [m for m in METHODS if self.config.mix.get(m, 0) > 0]
-        method = rng.choices(methods, weights=[self.config.mix[m] for m in methods])[0]
+        method = self._draw_method(rng)
         pool = self.pool()
         plan: dict[str, Any] = {"method": method, "system": rng.choice(prompts.ORCA_SYSTEMS)}
         if method == "self_instruct":
@@ -237,25 +268,55 @@ class Run:
         self.journal.append({"type": "plan", "item": item, "plan": plan})
         return plan
 
-    async def ask(self, item: int, step: str, messages: list[dict], keys: list[str]) -> dict:
-        """A teacher reply for one step of one item; a reply already in the journal is reused, never re-asked.
+    async def ask(self, item: int, step: str, messages: list[dict], keys: list[str],
+                  members: list[int] | None = None) -> dict:  # fmt: skip
+        """A teacher reply for one step of one item; a reply already in the journal is reused, never re-asked, and
+        one in flight is awaited, not asked twice. `members`: the items a shared reply serves (several tasks per
+        request), recorded with it so that each carries its share of the tokens.
 
         A reply that stayed broken after the re-asks is journaled too (with what it cost) and rejects the item."""
-        from pipeline.teacher import ReplyFormatError
-
-        done = self.journal.replies.get((item, step))
+        key = (item, step)
+        done = self.journal.replies.get(key)
         if done is None:
-            record = {"type": "reply", "item": item, "step": step}
-            try:
-                reply = await self.teacher.ask_yaml(messages, keys)
-                record.update(data=reply.data, tokens=reply.tokens, cost=reply.cost)
-            except ReplyFormatError as e:
-                record.update(data=None, error=e.kind, tokens=e.tokens, cost=e.cost)
-            self.journal.append(record)
-            done = record
+            if key not in self._asking:
+                self._asking[key] = asyncio.ensure_future(self._request(item, step, messages, keys, members))
+            done = await self._asking[key]
         if done["data"] is None:
             raise _Rejected(f"yaml_{done['error']}")
         return done["data"]
+
+    async def _request(self, item: int, step: str, messages: list[dict], keys: list[str],
+                       members: list[int] | None) -> dict:  # fmt: skip
+        from pipeline.teacher import ReplyFormatError
+
+        record: dict[str, Any] = {"type": "reply", "item": item, "step": step}
+        if members:
+            record["members"] = members
+        try:
+            reply = await self.teacher.ask_yaml(messages, keys)
+            record.update(data=reply.data, tokens=reply.tokens, cost=reply.cost)
+        except ReplyFormatError as e:
+            record.update(data=None, error=e.kind, tokens=e.tokens, cost=e.cost)
+        self.journal.append(record)
+        return record
+
+    async def new_task(self, item: int, plan: dict, pool: dict[str, Example]) -> tuple[str, str | None]:
+        """A Self-Instruct item's task: from its own request, or its slot in its group's shared request."""
+        if self.config.tasks_per_request == 1:
+            shown = [pool[i] for i in plan["examples"] if i in pool]
+            task = await self.ask(item, "task", prompts.self_instruct(shown, plan["with_input"]),
+                                  prompts.NEW_TASK_KEYS)  # fmt: skip
+            return _text(task.get("istruzione")), _text(task.get("input")) or None
+        members = self.group(item)
+        leader = self.plan(members[0])
+        shown = [pool[i] for i in leader["examples"] if i in pool]
+        messages = prompts.self_instruct_many(shown, leader["with_input"], len(members))
+        reply = await self.ask(members[0], "tasks", messages, prompts.NEW_TASKS_KEYS, members)
+        tasks = _tasks(reply.get("compiti"))
+        slot = members.index(item)
+        if slot >= len(tasks):  # the reply gave fewer tasks than asked (or an entry without an instruction)
+            raise _Rejected("compito_mancante")
+        return tasks[slot]
 
     async def build(self, item: int) -> tuple[Example, list[str]]:
         """Build one candidate. Returns it and the rejection reasons found while building."""
@@ -264,11 +325,7 @@ class Run:
         method = plan["method"]
         meta = Meta(method=method, status="draft", language="it", teacher_model=self.teacher_name)
         if method == "self_instruct":
-            shown = [pool[i] for i in plan["examples"] if i in pool]
-            task = await self.ask(
-                item, "task", prompts.self_instruct(shown, plan["with_input"]), prompts.NEW_TASK_KEYS
-            )
-            instruction, input_ = _text(task.get("istruzione")), _text(task.get("input")) or None
+            instruction, input_ = await self.new_task(item, plan, pool)
             meta.evolution_depth = 0
         elif method == "evol_instruct":
             parent = pool[plan["parent"]]
@@ -293,7 +350,13 @@ class Run:
         return candidate, reasons
 
     def _tokens(self, item: int) -> int:
-        return sum(r["tokens"] for (i, _), r in self.journal.replies.items() if i == item)
+        """The teacher tokens spent on the item: its own replies, and its share of a reply it shares."""
+        total = 0.0
+        for (i, _), r in self.journal.replies.items():
+            members = r.get("members") or [i]
+            if item in members:
+                total += r["tokens"] / len(members)
+        return round(total)
 
     async def decide(self, item: int) -> None:
         """Build, filter, deduplicate and (optionally) judge one item, then journal the verdict."""
@@ -396,7 +459,7 @@ class Run:
 
         self.teacher = teacher
         self.refresh_status()
-        max_items = self.config.max_items or 5 * self.config.count
+        max_items = self.max_items
         pending = iter(i for i in range(max_items) if i not in self.journal.verdicts)
         workers = max(1, self.config.teacher.max_concurrency)
 
@@ -493,6 +556,18 @@ def start(config: GenerationConfig, env: dict[str, str] | None = None) -> Path:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ("" if value is None else str(value).strip())
+
+
+def _tasks(value: Any) -> list[tuple[str, str | None]]:
+    """The (instruction, input) pairs of a several-tasks reply, in order, skipping entries without an instruction."""
+    tasks = []
+    for entry in value if isinstance(value, list) else []:
+        if isinstance(entry, str):
+            entry = {"istruzione": entry}
+        instruction = _text(entry.get("istruzione")) if isinstance(entry, dict) else ""
+        if instruction:
+            tasks.append((instruction, _text(entry.get("input")) or None))
+    return tasks
 
 
 def _score(value: Any) -> float | None:

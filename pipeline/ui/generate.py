@@ -52,7 +52,8 @@ def describe_key(preset: str, key_env: str) -> str:
     return f"{status}\n\n{t('gen_local_note')}" if preset == "local" else status
 
 
-def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshold, *teacher) -> GenerationConfig:
+def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshold, tasks,
+            *teacher) -> GenerationConfig:  # fmt: skip
     if not (name or "").strip():
         raise UserError(Message("gen_name_missing"))
     return GenerationConfig.from_dict(
@@ -65,6 +66,7 @@ def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshol
             "seed": whole(seed),
             "judge": bool(judge),
             "judge_threshold": threshold,
+            "tasks_per_request": whole(tasks),
             "teacher": _teacher(*teacher),
         }
     )
@@ -192,6 +194,9 @@ def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
             with gr.Row():
                 judge = gr.Checkbox(False, label=t("gen_judge"))
                 threshold = gr.Slider(1, 10, value=6, step=0.5, label=t("gen_threshold"))
+            tasks = gr.Number(GenerationConfig.__dataclass_fields__["tasks_per_request"].default, precision=0,
+                              minimum=1, maximum=50, label=t("gen_tasks_per_request"),
+                              info=t("gen_tasks_per_request_info"), elem_id="gen-tasks")  # fmt: skip
             with gr.Row():
                 start_btn = gr.Button(t("gen_start"), variant="primary", elem_id="gen-start")
                 stop_btn = gr.Button(t("gen_stop"), variant="stop", elem_id="gen-stop")
@@ -211,7 +216,7 @@ def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
 
     teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens]
     teacher += [price_in, price_out, budget_cost]
-    values = [name, local_model, count, self_instruct, evol, orca, depth, seed, judge, threshold, *teacher]
+    values = [name, local_model, count, self_instruct, evol, orca, depth, seed, judge, threshold, tasks, *teacher]
     gr.on([preset.change, key_env.change], describe_key, [preset, key_env], key_info)
     start_btn.click(start_new, values, [run_dir, timer])
     resume_btn.click(resume, values, [run_dir, timer])
