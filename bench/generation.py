@@ -56,6 +56,8 @@ def scripted_teacher():
         prompt = body["messages"][-1]["content"]
         if "risposta: |" in prompt:
             return f"ragionamento: |\n  Parto dai fatti.\nrisposta: |\n  Ecco la risposta: {words}."
+        if "adatto:" in prompt:  # backtranslation: the request a passage answers
+            return f"istruzione: |\n  Spiegami con parole semplici: {words}.\ninput: ''\nadatto: 5\n"
         if many := re.search(r"Inventa (\d+) compiti", prompt):
             tasks = [" ".join(rng.sample(vocabulary, 12)) for _ in range(int(many.group(1)))]
             entries = "".join(f"  - istruzione: |\n      Spiega con parole semplici: {task}.\n    input: ''\n"

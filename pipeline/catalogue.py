@@ -1282,10 +1282,62 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "l'evoluzione non aggiunge niente al compito di partenza",
         "the evolution adds nothing to the task it started from",
     ),
+    "gen_backtranslation": ("Retrotraduzione", "Backtranslation"),
+    "gen_backtranslation_info": (
+        "risposte scritte da persone, dai documenti caricati; il teacher scrive la domanda",
+        "answers written by people, from the uploaded documents; the teacher writes the question",
+    ),
+    "gen_documents": (
+        "Documenti italiani per la retrotraduzione (.txt, .md, o elenchi di passaggi .yaml/.jsonl)",
+        "Italian documents for backtranslation (.txt, .md, or .yaml/.jsonl lists of passages)",
+    ),
+    "gen_license": ("Licenza dei documenti", "The documents' licence"),
     "gen_tasks_per_request": ("Compiti per richiesta (Self-Instruct)", "Tasks per request (Self-Instruct)"),
     "gen_tasks_per_request_info": (
         "quanti compiti nuovi chiedere in una sola risposta: il lungo prompt di esempi si paga una volta per tutti",
         "how many new tasks to ask for in one reply: the long prompt of examples is paid once for all of them",
+    ),
+    "docs_missing": ("'{path}' non esiste: controlla il percorso", "'{path}' does not exist: check the path"),
+    "docs_folder_empty": (
+        "nella cartella '{path}' non c'è nessun documento ({suffixes})",
+        "the folder '{path}' holds no document ({suffixes})",
+    ),
+    "docs_suffix": (
+        "'{path}' non è un documento che Bottega sa leggere: usa testo o Markdown, oppure un elenco di passaggi in "
+        "YAML o JSONL ({suffixes})",
+        "'{path}' is not a document Bottega can read: use plain text or Markdown, or a YAML or JSONL list of "
+        "passages ({suffixes})",
+    ),
+    "docs_binary": (
+        "'{path}' è un file binario, non testo: esporta il documento come testo semplice (.txt) o Markdown (.md)",
+        "'{path}' is a binary file, not text: export the document as plain text (.txt) or Markdown (.md)",
+    ),
+    "docs_not_utf8": (
+        "'{path}' non è testo UTF-8 (byte {offset}): salvalo con la codifica UTF-8",
+        "'{path}' is not UTF-8 text (byte {offset}): save it with the UTF-8 encoding",
+    ),
+    "docs_list_unreadable": ("'{path}' non si legge: {error}", "'{path}' cannot be read: {error}"),
+    "docs_list_shape": (
+        "'{path}' deve essere un elenco di passaggi: testi, oppure voci con la chiave `text`",
+        "'{path}' must be a list of passages: texts, or entries with a `text` key",
+    ),
+    "gen_documents_needed": (
+        "`backtranslation` nel mix prende le risposte da documenti italiani: elencali in `documents` (file .txt o .md, "
+        "cartelle, elenchi YAML/JSONL)",
+        "`backtranslation` in the mix takes its answers from Italian documents: list them in `documents` (.txt or .md "
+        "files, folders, YAML/JSONL lists)",
+    ),
+    "gen_documents_unused": (
+        "ci sono dei `documents` ma il mix non ha `backtranslation`: aggiungilo al mix, oppure togli i documenti",
+        "there are `documents` but the mix has no `backtranslation`: add it to the mix, or remove the documents",
+    ),
+    "reason_documenti_finiti": (
+        "tutti i passaggi dei documenti sono già stati usati",
+        "every passage of the documents has been used already",
+    ),
+    "reason_passaggio_inadatto": (
+        "secondo il teacher il passaggio non regge da solo come risposta",
+        "the teacher judged the passage unfit as an answer on its own",
     ),
     "reason_compito_mancante": (
         "la risposta con più compiti ne conteneva meno di quelli chiesti",

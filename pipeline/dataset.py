@@ -41,7 +41,8 @@ from pipeline.paths import bottega_home
 
 SCHEMA_VERSION = 1
 STATUSES = ("draft", "approved", "rejected")
-METHODS = ("human", "self_instruct", "evol_instruct", "orca", "import", "votes", "judge", "fidelity", "feedback")
+METHODS = ("human", "self_instruct", "evol_instruct", "orca", "backtranslation", "import", "votes", "judge",
+           "fidelity", "feedback")  # fmt: skip
 ROLES = ("system", "user", "assistant")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -75,7 +76,10 @@ class Meta:
     """For KTO: whether `output` is a good answer (a thumbs up) or a bad one (a thumbs down). An example marked
     `false` is never trained on by SFT."""
     source: str | None = None
-    """Where a preference row came from: the vote, the evaluation file and pair, the run that answered."""
+    """Where a preference row came from: the vote, the evaluation file and pair, the run that answered; where a
+    backtranslated answer was taken from: the document and the character offsets of the passage (`file:start-end`)."""
+    license: str | None = None
+    """The licence of the document a backtranslated answer was taken from, as the user gave it."""
 
 
 @dataclass
@@ -253,6 +257,7 @@ def _example_from_dict(item: Any, index: int, problems: list[Message]) -> Exampl
         language=_text(raw_meta, "language", where, problems, prefix="meta."),
         desirable=_flag(raw_meta, "desirable", where, problems),
         source=_text(raw_meta, "source", where, problems, prefix="meta."),
+        license=_text(raw_meta, "license", where, problems, prefix="meta."),
     )
     messages = item.get("messages")
     if messages is not None and not (

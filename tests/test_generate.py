@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from pipeline import dataset as ds_mod
+from pipeline.errors import UserError
 from pipeline.generate.run import GenerationConfig, generate
 from tests.conftest import ROOT
 from tests.fault_proxy import FaultProxy, delay, replace_content
@@ -307,6 +308,48 @@ def test_several_tasks_per_request_survive_a_kill_with_nothing_lost_duplicated_o
     # Each example carries its share of the shared request's tokens, plus its own answer's.
     tokens = {r["item"]: r["tokens"] for r in journal(run_dir) if r["type"] == "reply" and r["step"] == "answer"}
     assert all(e.meta.tokens > tokens[int(e.id.split("-")[1])] for e in out.examples)
+
+
+def backtranslate_reply(text: str, fit: int) -> str:
+    return f"istruzione: |\n  {text}\ninput: ''\nadatto: {fit}\n"
+
+
+def test_backtranslation_keeps_the_human_text_as_the_answer_with_its_provenance(
+    tmp_path, proxy, serve_teacher
+) -> None:
+    from pipeline.generate.passages import split_documents
+
+    documents = ROOT / "pipeline" / "data" / "documenti"
+    config = make_config(tmp_path, proxy, serve_teacher, count=3, max_items=4, mix={"backtranslation": 1.0},
+                         documents=[str(documents)], license="CC0 1.0")  # fmt: skip
+    proxy.push(
+        replace_content(backtranslate_reply("Come funziona una moka e da quali parti è composta?", 5)),
+        replace_content(backtranslate_reply("Dimmi qualcosa.", 1)),  # the teacher finds the passage unfit
+        replace_content(backtranslate_reply("Quali sono gli errori più comuni quando si prepara il caffè?", 4)),
+        replace_content(backtranslate_reply("Come si pulisce la moka senza rovinarla?", 5)),
+    )  # fmt: skip
+    status = generate(config)
+    assert status.state == "finished" and status.accepted == 3, status
+    first = proxy.requests[0]["body"]["messages"][-1]["content"]
+    passages = split_documents([documents])
+    assert passages[0].text in first and "Il caffè con la moka" in first  # the passage, and its heading as context
+    verdicts = {r["item"]: r["reasons"] for r in journal(tmp_path / "run") if r["type"] == "verdict"}
+    assert verdicts == {0: [], 1: ["passaggio_inadatto"], 2: [], 3: []}
+    out = ds_mod.load(config.output)
+    assert [e.output for e in out.examples] == [passages[i].text for i in (0, 2, 3)]  # the human text, as written
+    for example in out.examples:
+        assert example.meta.method == "backtranslation" and example.meta.license == "CC0 1.0"
+        source, offsets = example.meta.source.rsplit(":", 1)
+        start, end = (int(n) for n in offsets.split("-"))
+        assert Path(source).read_text(encoding="utf-8")[start:end] == example.output
+    assert out.provenance["documents"] == [str(documents)] and out.provenance["license"] == "CC0 1.0"
+
+
+def test_backtranslation_without_documents_is_refused_naming_the_field(tmp_path) -> None:
+    with pytest.raises(UserError, match="`documents`"):
+        GenerationConfig.from_dict({"output": str(tmp_path / "x.yaml"), "mix": {"backtranslation": 1.0}})
+    with pytest.raises(UserError, match="`mix`"):
+        GenerationConfig.from_dict({"output": str(tmp_path / "x.yaml"), "documents": ["pipeline/data/documenti"]})
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "generate").glob("*.yaml")), ids=lambda p: p.name)

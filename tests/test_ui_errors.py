@@ -8,6 +8,8 @@ import pytest
 
 from pipeline.ui import build_app
 
+BINARY = Path(__file__).parent / "assets" / "non_testo.md"
+
 # The Addestra form (pipeline.ui.train.FIELDS), filled with the defaults.
 TRAIN_FORM = dict(
     name="prova", preset="smollm2-cpu", model="smollm2-135m-instruct", dataset="seed_it.yaml", chat_template="",
@@ -19,10 +21,10 @@ TRAIN_FORM = dict(
 )  # fmt: skip
 # The sweep panel: name, trials, objective, prune, the parameters' YAML; then the Addestra form.
 SWEEP = ["ricerca", 4, "eval_loss", True, "learning_rate: {low: 1.0e-4, high: 1.0e-3, log: true}"]
-# The Genera form: name, local model, count, mix, depth, seed, judge, threshold, tasks per request, then the
-# teacher's fields.
-GENERATE_FORM = ["generato", "smollm2-135m-instruct", 20.0, 0.4, 0.4, 0.2, 3, 0.0, False, 6, 1, "local", "", "",
-                 "", 4, 512.0, 0.7, 0.0, 0, 0, 0]  # fmt: skip
+# The Genera form: name, local model, count, mix (backtranslation last), documents, licence, depth, seed, judge,
+# threshold, tasks per request, then the teacher's fields.
+GENERATE_FORM = ["generato", "smollm2-135m-instruct", 20.0, 0.4, 0.4, 0.2, 0.0, None, "", 3, 0.0, False, 6, 1,
+                 "local", "", "", "", 4, 512.0, 0.7, 0.0, 0, 0, 0]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +76,11 @@ BAD = [
     ("stop", [None, "../../etc"], "`run`"),
     ("start_new", [None, None, *GENERATE_FORM[:2], None, *GENERATE_FORM[3:]], "`count`"),
     ("start_new", [None, None, "../fuori", *GENERATE_FORM[1:]], "`name`"),
-    ("start_new", [None, None, *GENERATE_FORM[:10], 0, *GENERATE_FORM[11:]], "`tasks_per_request`"),
-    ("start_new", [None, None, *GENERATE_FORM[:11], "custom", "", "", "", *GENERATE_FORM[15:]], "`teacher.base_url`"),
+    ("start_new", [None, None, *GENERATE_FORM[:13], 0, *GENERATE_FORM[14:]], "`tasks_per_request`"),
+    ("start_new", [None, None, *GENERATE_FORM[:6], 1.0, None, *GENERATE_FORM[8:]], "`documents`"),
+    ("start_new", [None, None, "e2e_binario", *GENERATE_FORM[1:6], 1.0, [str(BINARY)], *GENERATE_FORM[8:]],
+     "file binario"),
+    ("start_new", [None, None, *GENERATE_FORM[:14], "custom", "", "", "", *GENERATE_FORM[18:]], "`teacher.base_url`"),
     ("resume", [None, None, "mai-avviato", *GENERATE_FORM[1:]], "mai-avviato"),
     ("send", [None, "Ciao", None, None, "smollm2-135m-instruct", "../../etc", 0.0, 0.9, 64, 42, 1.2, ""], "`adapter`"),
     ("send", [None, "Ciao", None, None, "smollm2-135m-instruct", "x", 0.0, 0.9, None, 42, 1.2, ""], "numeri"),

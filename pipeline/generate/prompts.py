@@ -31,6 +31,7 @@ EVOLUTIONS = {
 
 NEW_TASK_KEYS = ["istruzione"]
 NEW_TASKS_KEYS = ["compiti"]
+BACKTRANSLATE_KEYS = ["istruzione", "adatto"]
 ANSWER_KEYS = ["risposta"]
 JUDGE_KEYS = ["punteggio"]
 
@@ -83,6 +84,25 @@ def self_instruct_many(examples: list[Example], with_input: bool, count: int) ->
             "chiavi istruzione e input, usando blocchi `|` per il testo:\n"
             "compiti:\n  - istruzione: |\n      il primo compito\n    input: |\n      l'input, oppure niente\n"
             "  - istruzione: |\n      il secondo compito\n    input: ''",
+        },
+    ]
+
+
+def backtranslate(passage: str, heading: str = "") -> list[dict]:
+    """Instruction backtranslation (Humpback, Genstruct): the request for which a human-written passage is the answer,
+    and whether the passage is a good answer at all."""
+    context = f"Il testo viene da una sezione intitolata «{heading}».\n\n" if heading else ""
+    return [
+        {"role": "system", "content": "Sei un esperto che scrive richieste realistiche per addestrare un assistente."},
+        {
+            "role": "user",
+            "content": f"{context}TESTO:\n{passage}\n\n"
+            "Scrivi la richiesta, in italiano naturale, che una persona farebbe a un assistente e per cui questo "
+            "testo sarebbe una risposta completa e adatta, così com'è. La richiesta non deve citare «il testo». "
+            "Se serve, aggiungi un input (dei dati su cui lavorare); altrimenti lascialo vuoto. Poi dai un voto "
+            "da 1 a 5 a quanto il testo funziona come risposta a sé stante (5: perfetta; 1: frammento senza senso "
+            f"da solo, indice, elenco di link, testo che rimanda ad altro).\n\n{YAML_RULES}\n"
+            "istruzione: |\n  la richiesta\ninput: |\n  l'input, oppure niente\nadatto: un numero intero da 1 a 5",
         },
     ]
 

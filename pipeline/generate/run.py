@@ -37,7 +37,9 @@ from pipeline.jobs import Job
 from pipeline.paths import bottega_home, name_problem
 from pipeline.teacher import TeacherConfig
 
-METHODS = ("self_instruct", "evol_instruct", "orca")
+METHODS = ("self_instruct", "evol_instruct", "orca", "backtranslation")
+MIN_FIT = 3
+"""Backtranslation: the least score (1-5) the teacher may give a passage as an answer for it to be kept."""
 PROMPT_TOKENS = 2048  # room for the longest prompt (a judge request quotes a whole answer) in the local server's cache
 STATUS_EVERY_S = 1.0  # status.json is also rewritten this often while the teacher works, not only after each item
 
@@ -65,6 +67,12 @@ class GenerationConfig:
     verdict; near-duplicates inside one reply are removed like any other."""
     seed: int = 0
     """Seeds every random choice; recorded in the output's provenance."""
+    documents: list[str] = field(default_factory=list)
+    """Italian documents for instruction backtranslation (`backtranslation` in `mix`): text or Markdown files,
+    folders of them, or YAML/JSONL lists of passages. Their passages become the answers as people wrote them; the
+    teacher writes the request each one answers, and says whether it is a good answer at all."""
+    license: str = ""
+    """The documents' licence (e.g. CC BY 4.0), kept in each example they give and in the dataset."""
     judge: bool = False
     """Ask the teacher to score each pair 1–10 and keep only those at or above `judge_threshold`."""
     judge_threshold: float = 6.0
@@ -95,6 +103,9 @@ class GenerationConfig:
         )
         if any(v < 0 for v in self.mix.values()) or sum(self.mix.values()) <= 0:
             problems.add("mix", Message("gen_mix_weights"))
+        backtranslating = self.mix.get("backtranslation", 0) > 0
+        problems.check(not backtranslating or bool(self.documents), "documents", Message("gen_documents_needed"))
+        problems.check(backtranslating or not self.documents, "mix", Message("gen_documents_unused"))
         problems.check(self.max_depth >= 1, "max_depth", Message("must_be_at_least", minimum=1, value=self.max_depth))
         problems.check(1 <= self.tasks_per_request <= 50, "tasks_per_request",
                        Message("must_be_between", low=1, high=50, value=self.tasks_per_request))  # fmt: skip
@@ -212,7 +223,10 @@ class Run:
         self.dedup.extend((e.id, e.instruction) for e in self.accepted.values())
         self._lock = asyncio.Lock()
         self._asking: dict[tuple[int, str], asyncio.Future] = {}  # requests in flight, shared by their items
-        self._self_instruct: list[int] | None = None
+        self._by_method: dict[str, list[int]] | None = None
+        from pipeline.generate.passages import split_documents
+
+        self.passages = split_documents(config.documents) if config.documents else []
         # What the journal says was spent before this process: the teacher's own counters add what it spends now,
         # replies of a step still being re-asked included.
         self._spent_before = self._journal_spending()
@@ -238,14 +252,21 @@ class Run:
             return self.journal.plans[item]["method"]
         return self._draw_method(random.Random(f"{self.config.seed}:{item}"))
 
+    def rank(self, item: int) -> int:
+        """How many items of the same method come before `item`: the k-th backtranslation item takes the k-th
+        passage, the k-th Self-Instruct item the k-th task of its group's request."""
+        if self._by_method is None:
+            self._by_method = {m: [] for m in METHODS}
+            for i in range(self.max_items):
+                self._by_method[self.method(i)].append(i)
+        return self._by_method[self.method(item)].index(item)
+
     def group(self, item: int) -> list[int]:
         """The Self-Instruct items whose tasks come from the same request as `item`'s: the self-instruct items in item
         order, `tasks_per_request` at a time. The first is the group's leader: its plan's examples are shown."""
-        if self._self_instruct is None:
-            self._self_instruct = [i for i in range(self.max_items) if self.method(i) == "self_instruct"]
         k = self.config.tasks_per_request
-        start = self._self_instruct.index(item) // k * k
-        return self._self_instruct[start : start + k]
+        start = self.rank(item) // k * k
+        return self._by_method["self_instruct"][start : start + k]
 
     def plan(self, item: int) -> dict:
         """The item's method and choices: from the journal if it was planned before, otherwise drawn now."""
@@ -258,6 +279,8 @@ class Run:
         if method == "self_instruct":
             plan["examples"] = [e.id for e in prompts.pick_examples(list(pool.values()), rng)]
             plan["with_input"] = rng.random() < self.config.input_share
+        elif method == "backtranslation":
+            plan["passage"] = self.rank(item)
         else:
             parents = [e for e in pool.values() if (e.meta.evolution_depth or 0) < self.config.max_depth]
             parent = rng.choice(parents or list(pool.values()))
@@ -327,6 +350,8 @@ class Run:
         if method == "self_instruct":
             instruction, input_ = await self.new_task(item, plan, pool)
             meta.evolution_depth = 0
+        elif method == "backtranslation":
+            return await self.backtranslated(item, plan, meta)
         elif method == "evol_instruct":
             parent = pool[plan["parent"]]
             task = await self.ask(item, "evolve", prompts.evolve(parent, plan["operation"]), prompts.NEW_TASK_KEYS)
@@ -348,6 +373,21 @@ class Run:
             candidate.output = _text(answer.get("risposta"))
             candidate.system = plan["system"]
         return candidate, reasons
+
+    async def backtranslated(self, item: int, plan: dict, meta: Meta) -> tuple[Example, list[str]]:
+        """A passage as the answer, the teacher's request as the instruction; dropped when the teacher scores the
+        passage under MIN_FIT as an answer on its own."""
+        if plan["passage"] >= len(self.passages):
+            raise _Rejected("documenti_finiti")
+        passage = self.passages[plan["passage"]]
+        reply = await self.ask(item, "instruction", prompts.backtranslate(passage.text, passage.heading),
+                               prompts.BACKTRANSLATE_KEYS)  # fmt: skip
+        meta.source = f"{passage.source}:{passage.start}-{passage.end}"
+        meta.license = self.config.license or None
+        candidate = Example(id=f"gen-{item:05d}", instruction=_text(reply.get("istruzione")), output=passage.text,
+                            input=_text(reply.get("input")) or None, meta=meta)  # fmt: skip
+        fit = _score(reply.get("adatto"))
+        return candidate, [] if fit is not None and fit >= MIN_FIT else ["passaggio_inadatto"]
 
     def _tokens(self, item: int) -> int:
         """The teacher tokens spent on the item: its own replies, and its share of a reply it shares."""
@@ -433,6 +473,9 @@ class Run:
             "mix": self.config.mix,
             "created_by": "python -m pipeline generate",
         }
+        if self.config.documents:
+            provenance["documents"] = [str(d) for d in self.config.documents]
+            provenance["license"] = self.config.license or None
         output = Dataset(
             name=Path(self.config.output).stem,
             description="Esempi generati da Bottega con un modello insegnante, da rivedere e approvare.",
@@ -540,6 +583,19 @@ def save_config(config: GenerationConfig) -> Path:
     return save(config, config.run_path / "config.yaml")
 
 
+def keep_documents(output: str, files: list[str]) -> list[str]:
+    """Uploaded documents copied into the run's folder, since the app's uploads are temporary: the `documents` to
+    name. Without uploads, the folder an earlier start of the same run kept, if any (a resume)."""
+    from pipeline.generate.passages import split_documents
+
+    folder = bottega_home() / "runs" / "generate" / Path(output).stem / "documenti"
+    if files:
+        split_documents(files)  # refused before anything is copied
+    for file in files:
+        atomic_write(folder / Path(file).name, Path(file).read_bytes())
+    return [str(folder)] if folder.is_dir() else []
+
+
 def start(config: GenerationConfig, env: dict[str, str] | None = None) -> Path:
     """Launch `python -m pipeline generate` for this config as a detached job; returns its run folder.
 
@@ -548,6 +604,10 @@ def start(config: GenerationConfig, env: dict[str, str] | None = None) -> Path:
     job = Job(config.run_path)
     if job.active:
         raise UserError(Message("job_already_running", name=job.name))
+    if config.documents:  # a binary or unreadable document is refused now, not in the job's log
+        from pipeline.generate.passages import split_documents
+
+        split_documents(config.documents)
     config_path = save_config(config)
     first = dataclasses.asdict(Status(target=config.count))
     fields = {k: v for k, v in first.items() if k not in ("state", "message")}

@@ -12,7 +12,7 @@ import pandas as pd
 from pipeline import editor, models
 from pipeline.catalogue import CATALOGUE
 from pipeline.errors import UserError
-from pipeline.generate.run import GenerationConfig, start
+from pipeline.generate.run import GenerationConfig, keep_documents, start
 from pipeline.i18n import Message, t
 from pipeline.jobs import Job, active_jobs
 from pipeline.paths import bottega_home, inside
@@ -52,16 +52,19 @@ def describe_key(preset: str, key_env: str) -> str:
     return f"{status}\n\n{t('gen_local_note')}" if preset == "local" else status
 
 
-def _config(name, local_model, count, si, ev, orca, depth, seed, judge, threshold, tasks,
+def _config(name, local_model, count, si, ev, orca, bt, documents, license, depth, seed, judge, threshold, tasks,
             *teacher) -> GenerationConfig:  # fmt: skip
     if not (name or "").strip():
         raise UserError(Message("gen_name_missing"))
+    output = str(editor.dataset_file(name, "name"))
     return GenerationConfig.from_dict(
         {
-            "output": str(editor.dataset_file(name, "name")),
+            "output": output,
             "local_model": (local_model or "").strip() or models.DEFAULT_MODEL,
             "count": whole(count),
-            "mix": {"self_instruct": si, "evol_instruct": ev, "orca": orca},
+            "mix": {"self_instruct": si, "evol_instruct": ev, "orca": orca, "backtranslation": bt},
+            "documents": keep_documents(output, documents or []) if bt else [],
+            "license": (license or "").strip(),
             "max_depth": whole(depth),
             "seed": whole(seed),
             "judge": bool(judge),
@@ -185,9 +188,18 @@ def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
             name = gr.Textbox("generato_it", label=t("gen_name"), elem_id="gen-name")
             count = gr.Number(20, precision=0, minimum=1, label=t("gen_count"), elem_id="gen-count")
             with gr.Row():
-                self_instruct = gr.Slider(0, 1, value=0.4, step=0.05, label="Self-Instruct")
+                self_instruct = gr.Slider(0, 1, value=0.4, step=0.05, label="Self-Instruct",
+                                          elem_id="gen-self-instruct")  # fmt: skip
                 evol = gr.Slider(0, 1, value=0.4, step=0.05, label="Evol-Instruct", elem_id="gen-evol")
                 orca = gr.Slider(0, 1, value=0.2, step=0.05, label="ORCA", elem_id="gen-orca")
+                backtranslation = gr.Slider(0, 1, value=0, step=0.05, label=t("gen_backtranslation"),
+                                            info=t("gen_backtranslation_info"),
+                                            elem_id="gen-backtranslation")  # fmt: skip
+            with gr.Row():
+                documents = gr.File(label=t("gen_documents"), file_count="multiple",
+                                    file_types=[".txt", ".md", ".markdown", ".yaml", ".yml", ".jsonl"],
+                                    elem_id="gen-documents")  # fmt: skip
+                license = gr.Textbox(label=t("gen_license"), placeholder="CC BY 4.0", elem_id="gen-license")
             with gr.Row():
                 depth = gr.Slider(1, 5, value=3, step=1, label=t("gen_depth"))
                 seed = gr.Number(0, precision=0, label=t("gen_seed"))
@@ -216,7 +228,8 @@ def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
 
     teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens]
     teacher += [price_in, price_out, budget_cost]
-    values = [name, local_model, count, self_instruct, evol, orca, depth, seed, judge, threshold, tasks, *teacher]
+    values = [name, local_model, count, self_instruct, evol, orca, backtranslation, documents, license, depth, seed]
+    values += [judge, threshold, tasks, *teacher]
     gr.on([preset.change, key_env.change], describe_key, [preset, key_env], key_info)
     start_btn.click(start_new, values, [run_dir, timer])
     resume_btn.click(resume, values, [run_dir, timer])

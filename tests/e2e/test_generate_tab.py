@@ -10,15 +10,18 @@ from playwright.sync_api import Page, expect
 from pipeline import dataset as ds_mod
 from tests.e2e.words import IT
 from tests.fault_proxy import FaultProxy
-from tests.test_generate import ANSWERS, TASKS, answer_reply, task_reply
+from tests.test_generate import ANSWERS, TASKS, answer_reply, backtranslate_reply, task_reply
 
 
 def scripted_teacher():
-    """Replies by step, as a good teacher would: new tasks for task prompts, Italian answers for answer prompts."""
+    """Replies by step, as a good teacher would: new tasks for task prompts, Italian answers for answer prompts,
+    requests for backtranslated passages."""
     tasks, answers = itertools.cycle(TASKS), itertools.cycle(ANSWERS)
 
     def respond(body: dict) -> str:
         prompt = body["messages"][-1]["content"]
+        if "adatto:" in prompt:  # backtranslation: the request the passage answers, and the passage's fitness
+            return backtranslate_reply(next(tasks), 5)
         return answer_reply(next(answers)) if "risposta: |" in prompt else task_reply(next(tasks))
 
     return respond
@@ -98,3 +101,25 @@ def test_stop_then_resume_finishes_the_same_run(page: Page, serve_teacher, app_d
 
     generated = ds_mod.load(app_datasets / "e2e_fermato.yaml")
     assert len({e.id for e in generated.examples}) == len(generated.examples) == 5
+
+
+def test_backtranslation_from_uploaded_documents(page: Page, serve_teacher, app_datasets: Path) -> None:
+    from pipeline.generate.passages import split_documents
+
+    documents = sorted((Path(__file__).resolve().parents[2] / "pipeline" / "data" / "documenti").glob("*.md"))
+    with FaultProxy(serve_teacher.base_url) as proxy:
+        proxy.responder = scripted_teacher()
+        page.get_by_role("tab", name=IT["tab_generate"]).click()
+        for slider in ("gen-self-instruct", "gen-evol", "gen-orca"):
+            fill(page, slider, "0")
+        fill(page, "gen-backtranslation", "1")
+        page.locator("#gen-documents input[type=file]").set_input_files([str(d) for d in documents])
+        expect(page.locator("#gen-documents")).to_contain_text("spid_in_breve")
+        fill(page, "gen-license", "CC0 1.0")
+        start_run(page, proxy.base_url, serve_teacher.model, "e2e_retrotradotto", 3)
+        expect(page.locator("#gen-state")).to_contain_text(IT["state_finished"], timeout=120_000)
+    generated = ds_mod.load(app_datasets / "e2e_retrotradotto.yaml")
+    passages = [p.text for p in split_documents(documents)]
+    assert len(generated.examples) == 3
+    assert all(e.output in passages and e.meta.method == "backtranslation" for e in generated.examples)
+    assert {e.meta.license for e in generated.examples} == {"CC0 1.0"}
