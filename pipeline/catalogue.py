@@ -1287,6 +1287,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "risposte scritte da persone, dai documenti caricati; il teacher scrive la domanda",
         "answers written by people, from the uploaded documents; the teacher writes the question",
     ),
+    "gen_magpie_info": (
+        "il modello insegnante scrive da sé le domande degli utenti (solo preset local o custom)",
+        "the teacher model writes the users' questions itself (local or custom preset only)",
+    ),
     "gen_documents": (
         "Documenti italiani per la retrotraduzione (.txt, .md, o elenchi di passaggi .yaml/.jsonl)",
         "Italian documents for backtranslation (.txt, .md, or .yaml/.jsonl lists of passages)",
@@ -1330,6 +1334,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "gen_documents_unused": (
         "ci sono dei `documents` ma il mix non ha `backtranslation`: aggiungilo al mix, oppure togli i documenti",
         "there are `documents` but the mix has no `backtranslation`: add it to the mix, or remove the documents",
+    ),
+    "gen_magpie_preset": (
+        "Magpie fa scrivere al modello la domanda dell'utente dal prefisso del suo chat template, e serve un "
+        "server che accetti testo grezzo (/v1/completions): usa il preset local o custom (vLLM), non {preset}",
+        "Magpie has the model write the user's request from its chat template's prefix, which needs a server that "
+        "takes raw text (/v1/completions): use the local or custom (vLLM) preset, not {preset}",
     ),
     "reason_documenti_finiti": (
         "tutti i passaggi dei documenti sono già stati usati",

@@ -41,8 +41,8 @@ from pipeline.paths import bottega_home
 
 SCHEMA_VERSION = 1
 STATUSES = ("draft", "approved", "rejected")
-METHODS = ("human", "self_instruct", "evol_instruct", "orca", "backtranslation", "import", "votes", "judge",
-           "fidelity", "feedback")  # fmt: skip
+METHODS = ("human", "self_instruct", "evol_instruct", "orca", "backtranslation", "magpie", "import", "votes",
+           "judge", "fidelity", "feedback")  # fmt: skip
 ROLES = ("system", "user", "assistant")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 

@@ -254,6 +254,15 @@ class Teacher:
         """One chat completion, retried on transient failures.
 
         Raises BudgetExhausted (nothing was sent) or TeacherError (failed for good, after the retries)."""
+        return await self._complete(messages, max_tokens, temperature, None)
+
+    async def complete(self, prompt: str, stop: list[str], max_tokens: int | None = None) -> Reply:
+        """One raw text completion (`/v1/completions`: the prompt goes as it is, no chat template), with the same
+        retries, budget and accounting as `chat`: how Magpie lets the model write the user's turn itself."""
+        return await self._complete([{"role": "user", "content": prompt}], max_tokens, None, (prompt, stop))
+
+    async def _complete(self, messages: list[dict], max_tokens: int | None, temperature: float | None,
+                        raw: tuple[str, list[str]] | None) -> Reply:  # fmt: skip
         max_tokens = max_tokens or self.config.max_tokens
         temperature = self.config.temperature if temperature is None else temperature
         async with self._semaphore:
@@ -263,7 +272,7 @@ class Teacher:
             tokens, cost = self._reserve(math.ceil(estimate * self._prompt_scale), max_tokens)
             self.in_flight += 1
             try:
-                reply = await self._send(messages, max_tokens, temperature)
+                reply = await self._send(messages, max_tokens, temperature, raw)
             finally:
                 self.in_flight -= 1
                 self._reserved_tokens -= tokens
@@ -326,6 +335,10 @@ class Teacher:
         self._reserved_cost += cost
         return tokens, cost
 
+    def reply_cost(self, reply: Reply) -> float | None:
+        """What one reply cost, None when the teacher has no prices."""
+        return self._cost(reply.prompt_tokens, reply.completion_tokens) if self.config.priced else None
+
     def _cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         if not self.config.priced:
             return 0.0
@@ -341,13 +354,19 @@ class Teacher:
         if u.cost is not None:
             u.cost += self._cost(reply.prompt_tokens, reply.completion_tokens)
 
-    async def _send(self, messages: list[dict], max_tokens: int, temperature: float) -> Reply:
+    async def _send(self, messages: list[dict], max_tokens: int, temperature: float,
+                    raw: tuple[str, list[str]] | None = None) -> Reply:  # fmt: skip
         c = self.config
         for attempt in range(c.max_retries + 1):
             try:
-                completion = await self._client.chat.completions.create(
-                    model=c.model, messages=messages, max_tokens=max_tokens, temperature=temperature
-                )
+                if raw is None:
+                    completion = await self._client.chat.completions.create(
+                        model=c.model, messages=messages, max_tokens=max_tokens, temperature=temperature
+                    )
+                else:
+                    completion = await self._client.completions.create(
+                        model=c.model, prompt=raw[0], stop=raw[1], max_tokens=max_tokens, temperature=temperature
+                    )
                 if not completion.choices:
                     raise ValueError("nessuna scelta nella risposta")
             except Exception as e:
@@ -411,7 +430,7 @@ class Teacher:
 
     def _reply(self, completion, messages: list[dict], retries: int) -> Reply:
         choice = completion.choices[0]
-        text = choice.message.content or ""
+        text = (choice.message.content if hasattr(choice, "message") else choice.text) or ""
         usage = completion.usage
         if usage is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
             return Reply(text, usage.prompt_tokens, usage.completion_tokens, False, choice.finish_reason, retries)

@@ -345,6 +345,36 @@ def test_backtranslation_keeps_the_human_text_as_the_answer_with_its_provenance(
     assert out.provenance["documents"] == [str(documents)] and out.provenance["license"] == "CC0 1.0"
 
 
+def test_magpie_draws_requests_from_the_bundled_model_itself(tmp_path, proxy, serve_teacher) -> None:
+    """The real bundled model, through the real local server, continues its own chat template after an Italian
+    system message: what it writes is the user's request. (The answers here are scripted: the step is the ordinary
+    answer step, tested above.)"""
+    answers = iter(ANSWERS)
+    proxy.responder = lambda body: None if "prompt" in body else answer_reply(next(answers))
+    config = make_config(tmp_path, proxy, serve_teacher, count=3, max_items=3, mix={"magpie": 1.0})
+    status = generate(config)
+    raw = [r["body"] for r in proxy.requests if "prompt" in r["body"]]
+    assert len(raw) == 3
+    for body in raw:  # the template's prefix, up to where the user's words begin, after the Italian system message
+        assert body["prompt"].startswith("<|im_start|>system\nSei un assistente che parla solo italiano.")
+        assert body["prompt"].endswith("<|im_start|>user\n") and body["stop"] == ["<|im_end|>"]
+    drawn = [r for r in journal(tmp_path / "run") if r["type"] == "reply" and r["step"] == "magpie"]
+    assert len(drawn) == 3 and all(r["data"]["istruzione"] and r["tokens"] > 0 for r in drawn)
+    assert all("<|im_end|>" not in r["data"]["istruzione"] for r in drawn)
+    # Every item got a verdict from the same filters as any other method (the 135M model often writes English).
+    verdicts = [r for r in journal(tmp_path / "run") if r["type"] == "verdict"]
+    assert len(verdicts) == 3 and status.accepted + status.rejected == 3
+    for verdict in verdicts:
+        assert verdict["accepted"] or set(verdict["reasons"]) <= {"lingua_istruzione", "duplicato", "troppo_corta",
+                                                                   "compito_non_testuale", "lingua_mista"}  # fmt: skip
+
+
+def test_magpie_needs_a_server_that_takes_raw_text(tmp_path) -> None:
+    with pytest.raises(UserError, match="/v1/completions"):
+        GenerationConfig.from_dict({"output": str(tmp_path / "x.yaml"), "mix": {"magpie": 1.0},
+                                    "teacher": {"preset": "openai", "model": "gpt-4o-mini"}})  # fmt: skip
+
+
 def test_backtranslation_without_documents_is_refused_naming_the_field(tmp_path) -> None:
     with pytest.raises(UserError, match="`documents`"):
         GenerationConfig.from_dict({"output": str(tmp_path / "x.yaml"), "mix": {"backtranslation": 1.0}})

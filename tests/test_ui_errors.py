@@ -21,9 +21,9 @@ TRAIN_FORM = dict(
 )  # fmt: skip
 # The sweep panel: name, trials, objective, prune, the parameters' YAML; then the Addestra form.
 SWEEP = ["ricerca", 4, "eval_loss", True, "learning_rate: {low: 1.0e-4, high: 1.0e-3, log: true}"]
-# The Genera form: name, local model, count, mix (backtranslation last), documents, licence, depth, seed, judge,
-# threshold, tasks per request, then the teacher's fields.
-GENERATE_FORM = ["generato", "smollm2-135m-instruct", 20.0, 0.4, 0.4, 0.2, 0.0, None, "", 3, 0.0, False, 6, 1,
+# The Genera form: name, local model, count, mix (backtranslation and Magpie last), documents, licence, depth, seed,
+# judge, threshold, tasks per request, then the teacher's fields.
+GENERATE_FORM = ["generato", "smollm2-135m-instruct", 20.0, 0.4, 0.4, 0.2, 0.0, 0.0, None, "", 3, 0.0, False, 6, 1,
                  "local", "", "", "", 4, 512.0, 0.7, 0.0, 0, 0, 0]  # fmt: skip
 
 
@@ -76,11 +76,13 @@ BAD = [
     ("stop", [None, "../../etc"], "`run`"),
     ("start_new", [None, None, *GENERATE_FORM[:2], None, *GENERATE_FORM[3:]], "`count`"),
     ("start_new", [None, None, "../fuori", *GENERATE_FORM[1:]], "`name`"),
-    ("start_new", [None, None, *GENERATE_FORM[:13], 0, *GENERATE_FORM[14:]], "`tasks_per_request`"),
-    ("start_new", [None, None, *GENERATE_FORM[:6], 1.0, None, *GENERATE_FORM[8:]], "`documents`"),
-    ("start_new", [None, None, "e2e_binario", *GENERATE_FORM[1:6], 1.0, [str(BINARY)], *GENERATE_FORM[8:]],
+    ("start_new", [None, None, *GENERATE_FORM[:14], 0, *GENERATE_FORM[15:]], "`tasks_per_request`"),
+    ("start_new", [None, None, *GENERATE_FORM[:6], 1.0, 0.0, None, *GENERATE_FORM[9:]], "`documents`"),
+    ("start_new", [None, None, "e2e_binario", *GENERATE_FORM[1:6], 1.0, 0.0, [str(BINARY)], *GENERATE_FORM[9:]],
      "file binario"),
-    ("start_new", [None, None, *GENERATE_FORM[:14], "custom", "", "", "", *GENERATE_FORM[18:]], "`teacher.base_url`"),
+    ("start_new", [None, None, *GENERATE_FORM[:7], 1.0, *GENERATE_FORM[8:15], "openai", "gpt-4o-mini",
+                   *GENERATE_FORM[17:]], "/v1/completions"),
+    ("start_new", [None, None, *GENERATE_FORM[:15], "custom", "", "", "", *GENERATE_FORM[19:]], "`teacher.base_url`"),
     ("resume", [None, None, "mai-avviato", *GENERATE_FORM[1:]], "mai-avviato"),
     ("send", [None, "Ciao", None, None, "smollm2-135m-instruct", "../../etc", 0.0, 0.9, 64, 42, 1.2, ""], "`adapter`"),
     ("send", [None, "Ciao", None, None, "smollm2-135m-instruct", "x", 0.0, 0.9, None, 42, 1.2, ""], "numeri"),

@@ -88,6 +88,30 @@ def self_instruct_many(examples: list[Example], with_input: bool, count: int) ->
     ]
 
 
+# Magpie: the model writes the user's turn itself after an Italian system message; a topic per item gives variety
+# even where the server decodes greedily.
+MAGPIE_TOPICS = [
+    "cucina e ricette", "grammatica e ortografia italiana", "burocrazia e pratiche amministrative",
+    "salute e benessere", "storia d'Italia", "arte e letteratura", "viaggi in Italia", "lavoro e curriculum",
+    "scuola e studio", "matematica e ragionamento", "tecnologia e informatica", "casa e risparmio",
+    "scrittura di email e lettere", "natura e scienza", "sport", "musica e cinema",
+]  # fmt: skip
+MAGPIE_SYSTEM = (
+    "Sei un assistente che parla solo italiano. Gli utenti, tutti italiani, ti fanno domande e ti chiedono aiuto "
+    "su: {topic}. Rispondi sempre in un italiano chiaro e corretto."
+)
+_MAGPIE_MARK = "\x00bottega-magpie\x00"
+
+
+def magpie_prefix(tokenizer, topic: str) -> str:
+    """The chat template rendered up to where the user's words begin, after an Italian system message: what the
+    model continues with a user's request (Magpie)."""
+    messages = [{"role": "system", "content": MAGPIE_SYSTEM.format(topic=topic)},
+                {"role": "user", "content": _MAGPIE_MARK}]  # fmt: skip
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    return text[: text.index(_MAGPIE_MARK)]
+
+
 def backtranslate(passage: str, heading: str = "") -> list[dict]:
     """Instruction backtranslation (Humpback, Genstruct): the request for which a human-written passage is the answer,
     and whether the passage is a good answer at all."""

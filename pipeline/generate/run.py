@@ -37,7 +37,9 @@ from pipeline.jobs import Job
 from pipeline.paths import bottega_home, name_problem
 from pipeline.teacher import TeacherConfig
 
-METHODS = ("self_instruct", "evol_instruct", "orca", "backtranslation")
+METHODS = ("self_instruct", "evol_instruct", "orca", "backtranslation", "magpie")
+MAGPIE_TOKENS = 96
+"""Magpie: the most tokens of a user's request the model may write."""
 MIN_FIT = 3
 """Backtranslation: the least score (1-5) the teacher may give a passage as an answer for it to be kept."""
 PROMPT_TOKENS = 2048  # room for the longest prompt (a judge request quotes a whole answer) in the local server's cache
@@ -106,6 +108,9 @@ class GenerationConfig:
         backtranslating = self.mix.get("backtranslation", 0) > 0
         problems.check(not backtranslating or bool(self.documents), "documents", Message("gen_documents_needed"))
         problems.check(backtranslating or not self.documents, "mix", Message("gen_documents_unused"))
+        magpie = self.mix.get("magpie", 0) > 0
+        problems.check(not magpie or self.teacher.preset in ("local", "custom"), "mix",
+                       Message("gen_magpie_preset", preset=self.teacher.preset))  # fmt: skip
         problems.check(self.max_depth >= 1, "max_depth", Message("must_be_at_least", minimum=1, value=self.max_depth))
         problems.check(1 <= self.tasks_per_request <= 50, "tasks_per_request",
                        Message("must_be_between", low=1, high=50, value=self.tasks_per_request))  # fmt: skip
@@ -227,6 +232,7 @@ class Run:
         from pipeline.generate.passages import split_documents
 
         self.passages = split_documents(config.documents) if config.documents else []
+        self._template: Any = None  # Magpie: the tokenizer whose chat template the teacher's model uses
         # What the journal says was spent before this process: the teacher's own counters add what it spends now,
         # replies of a step still being re-asked included.
         self._spent_before = self._journal_spending()
@@ -281,6 +287,8 @@ class Run:
             plan["with_input"] = rng.random() < self.config.input_share
         elif method == "backtranslation":
             plan["passage"] = self.rank(item)
+        elif method == "magpie":
+            plan["topic"] = rng.choice(prompts.MAGPIE_TOPICS)
         else:
             parents = [e for e in pool.values() if (e.meta.evolution_depth or 0) < self.config.max_depth]
             parent = rng.choice(parents or list(pool.values()))
@@ -309,13 +317,20 @@ class Run:
         return done["data"]
 
     async def _request(self, item: int, step: str, messages: list[dict], keys: list[str],
-                       members: list[int] | None) -> dict:  # fmt: skip
+                       members: list[int] | None, raw: tuple[str, list[str]] | None = None) -> dict:  # fmt: skip
         from pipeline.teacher import ReplyFormatError
 
         record: dict[str, Any] = {"type": "reply", "item": item, "step": step}
         if members:
             record["members"] = members
         try:
+            if raw is not None:  # a raw completion (Magpie): the text itself is the reply
+                done = await self.teacher.complete(raw[0], raw[1], max_tokens=MAGPIE_TOKENS)
+                text = done.text.split(raw[1][0])[0].strip() if raw[1] else done.text.strip()
+                tokens = done.prompt_tokens + done.completion_tokens
+                record.update(data={"istruzione": text}, tokens=tokens, cost=self.teacher.reply_cost(done))
+                self.journal.append(record)
+                return record
             reply = await self.teacher.ask_yaml(messages, keys)
             record.update(data=reply.data, tokens=reply.tokens, cost=reply.cost)
         except ReplyFormatError as e:
@@ -352,6 +367,9 @@ class Run:
             meta.evolution_depth = 0
         elif method == "backtranslation":
             return await self.backtranslated(item, plan, meta)
+        elif method == "magpie":
+            instruction, input_ = await self.magpie(item, plan), None
+            meta.tags = [plan["topic"]]
         elif method == "evol_instruct":
             parent = pool[plan["parent"]]
             task = await self.ask(item, "evolve", prompts.evolve(parent, plan["operation"]), prompts.NEW_TASK_KEYS)
@@ -373,6 +391,24 @@ class Run:
             candidate.output = _text(answer.get("risposta"))
             candidate.system = plan["system"]
         return candidate, reasons
+
+    async def magpie(self, item: int, plan: dict) -> str:
+        """Magpie: the teacher's model continues the chat template's prefix, after an Italian system message about
+        the item's topic, with a user's request; journaled like any reply."""
+        key = (item, "magpie")
+        done = self.journal.replies.get(key)
+        if done is None:
+            if self._template is None:
+                from pipeline import models
+
+                folder = models.resolve(self.config.local_model)
+                self._template, _ = models.load_tokenizer(folder, self.config.local_model, require_template=True)
+            prefix = prompts.magpie_prefix(self._template, plan["topic"])
+            stop = [t for t in (self._template.eos_token,) if t]
+            if key not in self._asking:
+                self._asking[key] = asyncio.ensure_future(self._request(item, "magpie", [], [], None, (prefix, stop)))
+            done = await self._asking[key]
+        return _text(done["data"]["istruzione"])
 
     async def backtranslated(self, item: int, plan: dict, meta: Meta) -> tuple[Example, list[str]]:
         """A passage as the answer, the teacher's request as the instruction; dropped when the teacher scores the

@@ -52,8 +52,8 @@ def describe_key(preset: str, key_env: str) -> str:
     return f"{status}\n\n{t('gen_local_note')}" if preset == "local" else status
 
 
-def _config(name, local_model, count, si, ev, orca, bt, documents, license, depth, seed, judge, threshold, tasks,
-            *teacher) -> GenerationConfig:  # fmt: skip
+def _config(name, local_model, count, si, ev, orca, bt, magpie, documents, license, depth, seed, judge, threshold,
+            tasks, *teacher) -> GenerationConfig:  # fmt: skip
     if not (name or "").strip():
         raise UserError(Message("gen_name_missing"))
     output = str(editor.dataset_file(name, "name"))
@@ -62,7 +62,7 @@ def _config(name, local_model, count, si, ev, orca, bt, documents, license, dept
             "output": output,
             "local_model": (local_model or "").strip() or models.DEFAULT_MODEL,
             "count": whole(count),
-            "mix": {"self_instruct": si, "evol_instruct": ev, "orca": orca, "backtranslation": bt},
+            "mix": {"self_instruct": si, "evol_instruct": ev, "orca": orca, "backtranslation": bt, "magpie": magpie},
             "documents": keep_documents(output, documents or []) if bt else [],
             "license": (license or "").strip(),
             "max_depth": whole(depth),
@@ -195,6 +195,8 @@ def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
                 backtranslation = gr.Slider(0, 1, value=0, step=0.05, label=t("gen_backtranslation"),
                                             info=t("gen_backtranslation_info"),
                                             elem_id="gen-backtranslation")  # fmt: skip
+                magpie = gr.Slider(0, 1, value=0, step=0.05, label="Magpie", info=t("gen_magpie_info"),
+                                   elem_id="gen-magpie")  # fmt: skip
             with gr.Row():
                 documents = gr.File(label=t("gen_documents"), file_count="multiple",
                                     file_types=[".txt", ".md", ".markdown", ".yaml", ".yml", ".jsonl"],
@@ -228,7 +230,8 @@ def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
 
     teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens]
     teacher += [price_in, price_out, budget_cost]
-    values = [name, local_model, count, self_instruct, evol, orca, backtranslation, documents, license, depth, seed]
+    values = [name, local_model, count, self_instruct, evol, orca, backtranslation, magpie, documents, license, depth]
+    values += [seed]
     values += [judge, threshold, tasks, *teacher]
     gr.on([preset.change, key_env.change], describe_key, [preset, key_env], key_info)
     start_btn.click(start_new, values, [run_dir, timer])

@@ -8,9 +8,10 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from pipeline import dataset as ds_mod
+from pipeline.jobs import Job
 from tests.e2e.words import IT
 from tests.fault_proxy import FaultProxy
-from tests.test_generate import ANSWERS, TASKS, answer_reply, backtranslate_reply, task_reply
+from tests.test_generate import ANSWERS, TASKS, answer_reply, backtranslate_reply, task_reply, tasks_reply
 
 
 def scripted_teacher():
@@ -22,6 +23,8 @@ def scripted_teacher():
         prompt = body["messages"][-1]["content"]
         if "adatto:" in prompt:  # backtranslation: the request the passage answers, and the passage's fitness
             return backtranslate_reply(next(tasks), 5)
+        if many := re.search(r"Inventa (\d+) compiti nuovi", prompt):  # several tasks per request
+            return tasks_reply([next(tasks) for _ in range(int(many.group(1)))])
         return answer_reply(next(answers)) if "risposta: |" in prompt else task_reply(next(tasks))
 
     return respond
@@ -123,3 +126,39 @@ def test_backtranslation_from_uploaded_documents(page: Page, serve_teacher, app_
     assert len(generated.examples) == 3
     assert all(e.output in passages and e.meta.method == "backtranslation" for e in generated.examples)
     assert {e.meta.license for e in generated.examples} == {"CC0 1.0"}
+
+
+def test_several_tasks_per_request_and_magpie_from_the_tab(page: Page, serve_teacher, app_datasets: Path,
+                                                            bottega_home: Path) -> None:  # fmt: skip
+    import json
+
+    with FaultProxy(serve_teacher.base_url) as proxy:
+        scripted = scripted_teacher()
+        proxy.responder = scripted
+        page.get_by_role("tab", name=IT["tab_generate"]).click()
+        for slider, value in (("gen-self-instruct", "1"), ("gen-evol", "0"), ("gen-orca", "0")):
+            fill(page, slider, value)
+        fill(page, "gen-tasks", "3")
+        start_run(page, proxy.base_url, serve_teacher.model, "e2e_tre_per_volta", 3)
+        expect(page.locator("#gen-state")).to_contain_text(IT["state_finished"], timeout=120_000)
+        asked = [r["body"]["messages"][-1]["content"] for r in proxy.requests if "messages" in (r["body"] or {})]
+        assert sum("Inventa 3 compiti nuovi" in a for a in asked) == 1  # one request for the three tasks
+        assert len(ds_mod.load(app_datasets / "e2e_tre_per_volta.yaml").examples) == 3
+
+        # Magpie: the real bundled model writes the users' requests from its own template; the answers are scripted.
+        proxy.reset()
+        proxy.responder = lambda body: None if "prompt" in body else scripted(body)
+        for slider, value in (("gen-self-instruct", "0"), ("gen-magpie", "1")):
+            fill(page, slider, value)
+        fill(page, "gen-tasks", "1")
+        start_run(page, proxy.base_url, serve_teacher.model, "e2e_magpie", 1)
+        run = bottega_home / "runs" / "generate" / "e2e_magpie"
+        deadline = time.monotonic() + 240
+        while Job(run).status().state != "finished":  # the page still shows the first run's end for a moment
+            assert time.monotonic() < deadline, Job(run).status()
+            time.sleep(0.3)
+        expect(page.locator("#gen-state")).to_contain_text(IT["state_finished"])
+        assert any("prompt" in (r["body"] or {}) for r in proxy.requests)
+    journal = (run / "journal.jsonl").read_text(encoding="utf-8")
+    drawn = [json.loads(line) for line in journal.splitlines() if '"step": "magpie"' in line]
+    assert drawn and all(r["data"]["istruzione"] for r in drawn)
