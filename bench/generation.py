@@ -68,10 +68,9 @@ def scripted_teacher():
     return respond
 
 
-def per_minute(
-    proxy: FaultProxy, model: str, concurrency: int, items: int, scripted: bool, latency_ms: int, max_tokens: int = 16
-):
-    """Items per minute of one run, and how many items it finished."""
+def self_instruct_run(proxy: FaultProxy, model: str, concurrency: int, items: int, scripted: bool, latency_ms: int,
+                      max_tokens: int, tasks_per_request: int = 1):  # fmt: skip
+    """One Self-Instruct run of `items` candidates through the proxy: its final status and how many minutes it took."""
     with tempfile.TemporaryDirectory() as tmp:
         proxy.reset()
         proxy.latency_ms = latency_ms
@@ -83,6 +82,7 @@ def per_minute(
                 "count": items,
                 "max_items": items,
                 "mix": {"self_instruct": 1.0},
+                "tasks_per_request": tasks_per_request,
                 "run_dir": str(Path(tmp) / "run"),
                 "teacher": {"preset": "custom", "base_url": proxy.base_url, "model": model, "max_tokens": max_tokens,
                             "max_concurrency": concurrency},
@@ -90,9 +90,16 @@ def per_minute(
         )  # fmt: skip
         start = time.perf_counter()
         status = generate(config)
-        minutes = (time.perf_counter() - start) / 60
-        done = status.accepted if scripted else status.accepted + status.rejected
-        return done / minutes, done
+        return status, (time.perf_counter() - start) / 60
+
+
+def per_minute(
+    proxy: FaultProxy, model: str, concurrency: int, items: int, scripted: bool, latency_ms: int, max_tokens: int = 16
+):
+    """Items per minute of one run, and how many items it finished."""
+    status, minutes = self_instruct_run(proxy, model, concurrency, items, scripted, latency_ms, max_tokens)
+    done = status.accepted if scripted else status.accepted + status.rejected
+    return done / minutes, done
 
 
 def prompt_tokens_per_example(proxy: FaultProxy, tasks_per_request: int, items: int, latency_ms: int) -> tuple:
@@ -105,36 +112,18 @@ def prompt_tokens_per_example(proxy: FaultProxy, tasks_per_request: int, items: 
     from pipeline import models
 
     tokenizer = AutoTokenizer.from_pretrained(models.resolve(models.DEFAULT_MODEL))
-    with tempfile.TemporaryDirectory() as tmp:
-        proxy.reset()
-        proxy.latency_ms = latency_ms
-        proxy.responder = scripted_teacher()
-        config = GenerationConfig.from_dict(
-            {
-                "output": str(Path(tmp) / "bench.yaml"),
-                "count": items,
-                "max_items": items,
-                "mix": {"self_instruct": 1.0},
-                "tasks_per_request": tasks_per_request,
-                "run_dir": str(Path(tmp) / "run"),
-                "teacher": {"preset": "custom", "base_url": proxy.base_url, "model": "scripted", "max_tokens": 1024,
-                            "max_concurrency": 16},
-            }
-        )  # fmt: skip
-        start = time.perf_counter()
-        status = generate(config)
-        minutes = (time.perf_counter() - start) / 60
-        tasks = answers = 0
-        for request in proxy.requests:
-            messages = request["body"]["messages"]
-            n = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                  return_dict=True)["input_ids"])  # fmt: skip
-            if "risposta: |" in messages[-1]["content"]:
-                answers += n
-            else:
-                tasks += n
-        per = max(status.accepted, 1)
-        return (tasks + answers) / per, tasks / per, answers / per, status.accepted / minutes, status.accepted
+    status, minutes = self_instruct_run(proxy, "scripted", 16, items, True, latency_ms, 1024, tasks_per_request)
+    tasks = answers = 0
+    for request in proxy.requests:
+        messages = request["body"]["messages"]
+        n = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                              return_dict=True)["input_ids"])  # fmt: skip
+        if "risposta: |" in messages[-1]["content"]:
+            answers += n
+        else:
+            tasks += n
+    per = max(status.accepted, 1)
+    return (tasks + answers) / per, tasks / per, answers / per, status.accepted / minutes, status.accepted
 
 
 # How the local server is started: `transformers serve` as it comes (the weights' float32, one request at a time),

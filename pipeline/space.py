@@ -175,6 +175,7 @@ _SOURCES = (
     "requirements-model.txt",
     "pipeline/**/*.py",
     "pipeline/data/**/*.yaml",
+    "pipeline/data/**/*.md",
     "configs/**/*.yaml",
     "datasets_yaml/**/*.yaml",
 )

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from pipeline import jobs
 from pipeline.errors import UserError
 from pipeline.train import runs, sweep
 from pipeline.train.config import load_config as load_train_config
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CORTO = Path(__file__).parent / "assets" / "corto_it.yaml"
@@ -38,12 +38,7 @@ def _sweep(tmp_path: Path, name: str, **overrides) -> sweep.SweepConfig:
 
 
 def _wait(condition, timeout: float = 300, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timeout waiting for {what}")
+    wait_until(condition, timeout, what)
 
 
 @pytest.mark.parametrize(

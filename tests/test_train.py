@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from pipeline import jobs
 from pipeline.errors import UserError
 from pipeline.train import runs, samples
 from pipeline.train.config import TrainConfig, dump_config
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow  # every test here trains
 
@@ -41,13 +41,7 @@ def _config(tmp_path: Path, name: str, **overrides) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
-def _wait(condition, timeout: float = 240, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timeout waiting for {what}")
+_wait = wait_until
 
 
 def _wait_done(run_dir: Path, timeout: float = 300) -> dict:
