@@ -1511,6 +1511,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "is not valid YAML ({error}): one line per parameter, like `learning_rate: {{low: 1.0e-4, high: 2.0e-3, "
         "log: true}}`",
     ),
+    "sweep_objective_changed": (
+        "la ricerca '{name}' esiste già con un altro obiettivo: usa un altro nome, o lo stesso obiettivo",
+        "the sweep '{name}' already exists with another objective: use another name, or the same objective",
+    ),
+    "sweep_fidelity_samples": (
+        "l'obiettivo fidelity interrompe le prove sulle risposte di prova: imposta `samples` > 0",
+        "the fidelity objective prunes trials on the sample answers: set `samples` > 0",
+    ),
     "sweep_trial": ("Prova {number} di {total}…", "Trial {number} of {total}…"),
     "sweep_stopped": (
         "Ricerca fermata: riavviala quando vuoi, la prova in corso riprende dal suo checkpoint.",

@@ -64,6 +64,14 @@ def test_a_sweep_on_a_config_without_held_out_examples_is_refused(tmp_path):
         sweep.base_config(config)
 
 
+def test_a_range_that_would_make_an_invalid_run_is_refused_before_any_trial(tmp_path):
+    params = {"lora_dropout": {"low": 0.5, "high": 1.5}, "lora_r": {"choices": [0, 8]}}
+    config = _sweep(tmp_path, "rotta", params=params)
+    with pytest.raises(UserError) as refused:
+        sweep.base_config(config)
+    assert "`params.lora_dropout`" in str(refused.value) and "`params.lora_r`" in str(refused.value)
+
+
 def test_the_cli_refuses_a_bad_sweep_with_exit_code_2(tmp_path):
     bad = tmp_path / "sweep.yaml"
     bad.write_text("trials: 0\nobjective: perplessità\n", encoding="utf-8")

@@ -103,13 +103,16 @@ MAGPIE_SYSTEM = (
 _MAGPIE_MARK = "\x00bottega-magpie\x00"
 
 
-def magpie_prefix(tokenizer, topic: str) -> str:
+def magpie_prefix(tokenizer, topic: str) -> tuple[str, str]:
     """The chat template rendered up to where the user's words begin, after an Italian system message: what the
-    model continues with a user's request (Magpie)."""
+    model continues with a user's request (Magpie); and the marker that ends a user's turn in this template, where
+    the request stops."""
     messages = [{"role": "system", "content": MAGPIE_SYSTEM.format(topic=topic)},
                 {"role": "user", "content": _MAGPIE_MARK}]  # fmt: skip
     text = tokenizer.apply_chat_template(messages, tokenize=False)
-    return text[: text.index(_MAGPIE_MARK)]
+    at = text.index(_MAGPIE_MARK)
+    end = text[at + len(_MAGPIE_MARK) :].strip().split()[0] if text[at + len(_MAGPIE_MARK) :].strip() else ""
+    return text[:at], end or (tokenizer.eos_token or "")
 
 
 def backtranslate(passage: str, heading: str = "") -> list[dict]:

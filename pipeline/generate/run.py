@@ -287,6 +287,9 @@ class Run:
             plan["with_input"] = rng.random() < self.config.input_share
         elif method == "backtranslation":
             plan["passage"] = self.rank(item)
+            if plan["passage"] < len(self.passages):  # which text it is, should the documents change before a resume
+                found = self.passages[plan["passage"]]
+                plan["source"], plan["start"] = found.source, found.start
         elif method == "magpie":
             plan["topic"] = rng.choice(prompts.MAGPIE_TOPICS)
         else:
@@ -328,7 +331,10 @@ class Run:
                 done = await self.teacher.complete(raw[0], raw[1], max_tokens=MAGPIE_TOKENS)
                 text = done.text.split(raw[1][0])[0].strip() if raw[1] else done.text.strip()
                 tokens = done.prompt_tokens + done.completion_tokens
-                record.update(data={"istruzione": text}, tokens=tokens, cost=self.teacher.reply_cost(done))
+                if done.finish_reason == "length":  # the request never ended: the model ran on past the user's turn
+                    record.update(data=None, error="truncated", tokens=tokens, cost=self.teacher.reply_cost(done))
+                else:
+                    record.update(data={"istruzione": text}, tokens=tokens, cost=self.teacher.reply_cost(done))
                 self.journal.append(record)
                 return record
             reply = await self.teacher.ask_yaml(messages, keys)
@@ -345,7 +351,8 @@ class Run:
             task = await self.ask(item, "task", prompts.self_instruct(shown, plan["with_input"]),
                                   prompts.NEW_TASK_KEYS)  # fmt: skip
             return _text(task.get("istruzione")), _text(task.get("input")) or None
-        members = self.group(item)
+        shared = [r for (_, step), r in self.journal.replies.items() if step == "tasks" and item in r["members"]]
+        members = shared[0]["members"] if shared else self.group(item)  # what was asked before a resume stands
         leader = self.plan(members[0])
         shown = [pool[i] for i in leader["examples"] if i in pool]
         messages = prompts.self_instruct_many(shown, leader["with_input"], len(members))
@@ -403,19 +410,28 @@ class Run:
 
                 folder = models.resolve(self.config.local_model)
                 self._template, _ = models.load_tokenizer(folder, self.config.local_model, require_template=True)
-            prefix = prompts.magpie_prefix(self._template, plan["topic"])
-            stop = [t for t in (self._template.eos_token,) if t]
+            prefix, end = prompts.magpie_prefix(self._template, plan["topic"])
+            stop = [end]
             if key not in self._asking:
                 self._asking[key] = asyncio.ensure_future(self._request(item, "magpie", [], [], None, (prefix, stop)))
             done = await self._asking[key]
-        return _text(done["data"]["istruzione"])
+        if done["data"] is None:
+            raise _Rejected(f"yaml_{done['error']}")
+        instruction = _text(done["data"]["istruzione"])
+        if not instruction:  # nothing to answer: not worth paying for an answer
+            raise _Rejected("troppo_corta")
+        return instruction
 
     async def backtranslated(self, item: int, plan: dict, meta: Meta) -> tuple[Example, list[str]]:
         """A passage as the answer, the teacher's request as the instruction; dropped when the teacher scores the
         passage under MIN_FIT as an answer on its own."""
-        if plan["passage"] >= len(self.passages):
+        known = [p for p in self.passages if (p.source, p.start) == (plan.get("source"), plan.get("start"))]
+        if known:
+            passage = known[0]
+        elif "source" in plan or plan["passage"] >= len(self.passages):  # gone from the documents, or past their end
             raise _Rejected("documenti_finiti")
-        passage = self.passages[plan["passage"]]
+        else:
+            passage = self.passages[plan["passage"]]
         reply = await self.ask(item, "instruction", prompts.backtranslate(passage.text, passage.heading),
                                prompts.BACKTRANSLATE_KEYS)  # fmt: skip
         meta.source = f"{passage.source}:{passage.start}-{passage.end}"

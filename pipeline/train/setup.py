@@ -81,8 +81,9 @@ def common_args(config: TrainConfig, run_dir: Path, cuda: bool, evaluate: bool) 
     }
     if config.early_stopping_patience and evaluate:
         # transformers keeps the best checkpoint and loads it at the end only among checkpoints saved at evaluations.
+        # The patience counter comes back with a resumed run's checkpoint.
         args.update(save_steps=config.eval_steps, load_best_model_at_end=True, metric_for_best_model="eval_loss",
-                    greater_is_better=False)  # fmt: skip
+                    greater_is_better=False, restore_callback_states_from_checkpoint=True)  # fmt: skip
     return args
 
 

@@ -114,7 +114,8 @@ def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool, ca
     if problems:
         raise UserError(*problems, title=Message("train_cannot_title"))
     cuda = torch.cuda.is_available()
-    checkpoint = get_last_checkpoint(str(run_dir / "checkpoints")) if resume else None
+    saved = run_dir / "checkpoints"  # a run killed before its first checkpoint has none
+    checkpoint = get_last_checkpoint(str(saved)) if resume and saved.is_dir() else None
     if resume and checkpoint is None:
         print("Nessun checkpoint trovato: l'addestramento riparte dall'inizio.")
     if job is not None and checkpoint:
@@ -128,10 +129,12 @@ def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool, ca
         from pipeline.train import preference
 
         trainer, tokenizer, counts = preference.trainer(config, run_dir, cuda, _callback(job, run_dir))
-    for extra in (*early_stopping(config), *callbacks):
-        trainer.add_callback(extra)
+    # The samples first: a sweep's callback reads their fidelity at the same evaluation.
     if config.samples and not config.accelerate_config:
         trainer.add_callback(samples.callback(config, job, tokenizer))
+    evaluating = trainer.eval_dataset is not None  # a dataset too small to hold examples out has no eval split
+    for extra in (*(early_stopping(config) if evaluating else []), *callbacks):
+        trainer.add_callback(extra)
     if job is not None:
         job.update(
             **counts,
@@ -148,8 +151,9 @@ def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool, ca
             job.update(state="stopped", message=Message("train_stopped"))
         return
     # Otherwise early stopping ended it, and transformers has loaded the best checkpoint back: that is the adapter.
+    best = f"{state.best_metric:.4f}" if state.best_metric is not None else "?"
     end = Message("train_early_stopped", step=state.global_step, best=state.best_global_step,
-                  loss=f"{state.best_metric:.4f}") if ended_early else ""  # fmt: skip
+                  loss=best) if ended_early else ""  # fmt: skip
     adapter = run_dir / "adapter"
     model = trainer.accelerator.unwrap_model(trainer.model)
     if "ref" in getattr(model, "peft_config", {}):  # TRL's frozen copy of a starting adapter: the reference only
@@ -162,10 +166,10 @@ def _train(config: TrainConfig, run_dir: Path, job: Job | None, resume: bool, ca
         from pipeline.train.card import write_card
 
         job.update(adapter=str(adapter))
-        write_card(config, adapter, job.status().fields, job.metrics())
-        if ended_early:
+        if ended_early:  # before the card, which says where early stopping left the adapter
             job.update(early_stopped=state.global_step, best_step=state.best_global_step,
                        best_eval_loss=state.best_metric)  # fmt: skip
+        write_card(config, adapter, job.status().fields, job.metrics())
         job.update(state="finished", message=end)
 
 

@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,7 @@ from pipeline.files import atomic_write
 from pipeline.i18n import Message
 from pipeline.jobs import Job
 from pipeline.paths import name_problem, safe_name
-from pipeline.train.config import TrainConfig, dump_config
+from pipeline.train.config import TrainConfig, dump_config, load_run_config
 from pipeline.train.config import load_config as load_train_config
 from pipeline.train.runs import refuse_if_busy, refuse_taken, start_lock, sweeps_dir
 
@@ -144,19 +147,58 @@ def load_config(path: str | Path, arg: str = "--config") -> SweepConfig:
 
 
 def base_config(config: SweepConfig) -> TrainConfig:
-    """The training config the trials start from, refused (with the fix) where a sweep cannot run it."""
+    """The training config the trials start from, refused (with the fix) where a sweep cannot run it; each
+    parameter's ends and choices must make a valid training config."""
     base = load_train_config(config.train, "`train`")
     problems = Problems()
     problems.check(base.num_processes == 1 and not base.accelerate_config, "train", Message("sweep_one_process"))
     if config.objective in ("eval_loss", "fidelity"):
         problems.check(base.eval_share > 0, "train", Message("sweep_needs_eval", objective=config.objective))
+    problems.check(config.objective != "fidelity" or base.samples > 0, "train", Message("sweep_fidelity_samples"))
+    for name, spec in config.params.items():
+        for value in spec.get("choices") or (spec["low"], spec["high"]):
+            try:
+                TrainConfig.from_dict({**base.to_dict(), name: value, "preset": None})
+            except UserError as e:
+                problems.add(f"params.{name}", e.items[0])
+                break
     problems.raise_any()
     return base
 
 
-def trial_config(config: SweepConfig, base: TrainConfig, trial: Any) -> TrainConfig:
-    """The trial's training config: the base with the trial's parameters (suggested now, or the ones it already has
-    when a stopped trial resumes), as the run <sweep>-t<number>."""
+def devices_free() -> bool:
+    """Whether no other process holds this machine's training devices now."""
+    from pipeline.files import try_lock
+    from pipeline.jobs import device_lock_path
+
+    probe = try_lock(device_lock_path())
+    if probe is None:
+        return False
+    probe.close()
+    return True
+
+
+@contextmanager
+def _own_log() -> Iterator[None]:
+    """A trial's output also goes to its run's own log.txt (the sweep's job, launched, logs only to its own)."""
+    from pipeline.jobs import LOGGED
+
+    saved = os.environ.pop(LOGGED, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[LOGGED] = saved
+
+
+def trial_config(config: SweepConfig, base: TrainConfig, trial: Any, resume: bool = False) -> TrainConfig:
+    """The trial's training config: the base with the trial's parameters (suggested now), as the run
+    <sweep>-t<number>; a stopped trial resumes with the config its run saved, whatever the base says now."""
+    from pipeline.train.runs import runs_dir
+
+    saved = runs_dir() / f"{config.name}-t{trial.number:03d}"
+    if resume and (saved / "config.yaml").is_file():
+        return load_run_config(saved)
     values = base.to_dict()
     for name, spec in config.params.items():
         if "choices" in spec:
@@ -174,12 +216,20 @@ def _study(config: SweepConfig, create: bool = True) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{config.path / 'study.db'}"
-    sampler = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=min(4, config.trials))
+    # The sampler's state is not stored: seeded by how many trials there are, a restarted sweep does not draw
+    # the first trials' parameters again.
+    known = len(optuna.load_study(study_name=config.name, storage=storage).trials) if create and (
+        config.path / "study.db").is_file() else 0  # fmt: skip
+    sampler = optuna.samplers.TPESampler(seed=config.seed + known, n_startup_trials=min(4, config.trials))
     if not create:
         return optuna.load_study(study_name=config.name, storage=storage, sampler=sampler)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2) if config.prune else optuna.pruners.NopPruner()
-    return optuna.create_study(study_name=config.name, storage=storage, sampler=sampler, pruner=pruner,
-                               direction=config.direction, load_if_exists=True)  # fmt: skip
+    study = optuna.create_study(study_name=config.name, storage=storage, sampler=sampler, pruner=pruner,
+                                direction=config.direction, load_if_exists=True)  # fmt: skip
+    if study.direction.name.lower() != config.direction:
+        raise UserError(Message("field_problem", field="objective", problem=Message(
+            "sweep_objective_changed", name=config.name)))  # fmt: skip
+    return study
 
 
 def _objective_callback(config: SweepConfig, trial: Any, train_config: TrainConfig, sweep_dir: Path) -> Any:
@@ -213,7 +263,7 @@ def _objective_callback(config: SweepConfig, trial: Any, train_config: TrainConf
                 (run_dir / "STOP").touch()
 
         def on_train_end(self, args, state, control, model=None, processing_class=None, **kwargs):
-            if (run_dir / "STOP").exists() or model is None:
+            if ((run_dir / "STOP").exists() and state.global_step < state.max_steps) or model is None:
                 return
             if config.objective == "eval_loss":
                 losses = [log["eval_loss"] for log in state.log_history if "eval_loss" in log]
@@ -278,24 +328,29 @@ def run(config: SweepConfig) -> int:
                 trial, resume = study.ask(), False
             else:
                 break
-            train_config = trial_config(config, base, trial)
-            trial.set_user_attr("run", train_config.name)
-            job.update(current=train_config.name, message=Message("sweep_trial", number=trial.number + 1,
-                                                                    total=config.trials))  # fmt: skip
-            write_trials(config, study, job)
-            if not resume:
-                refuse_taken(train_config)
-            objective = _objective_callback(config, trial, train_config, config.path)
-            try:
-                status = train(train_config, resume=resume, callbacks=(objective,))
-            except Exception as e:  # a trial that cannot train (out of memory, a bad combination) fails alone
+            if not devices_free():  # another job took the devices between two trials: stop, do not fail trials
+                (config.path / "STOP").touch()
+                break
+            try:  # a trial that cannot train (a bad combination, a taken name, out of memory) fails alone
+                train_config = trial_config(config, base, trial, resume)
+                trial.set_user_attr("run", train_config.name)
+                job.update(current=train_config.name, message=Message("sweep_trial", number=trial.number + 1,
+                                                                        total=config.trials))  # fmt: skip
+                write_trials(config, study, job)
+                if not resume:
+                    refuse_taken(train_config)
+                objective = _objective_callback(config, trial, train_config, config.path)
+                with _own_log():
+                    status = train(train_config, resume=resume, callbacks=(objective,))
+            except Exception as e:
                 trial.set_user_attr("error", str(message_of(e)))
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 write_trials(config, study, job)
                 continue
             if objective.pruned:
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            elif status.state == "stopped":  # the sweep was stopped: the trial stays running, to resume
+            elif status.state == "stopped":  # stopped (the sweep, or its trial from the tab): it resumes later
+                (config.path / "STOP").touch()
                 break
             elif objective.value is None:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -383,6 +438,7 @@ def start(config: SweepConfig, base: TrainConfig | None = None) -> Path:
     `trials` grew); refused while a training or a sweep runs. `base`: the trials' training config, written next to
     the sweep as train.yaml (the Addestra form's), instead of the file `train` names."""
     job = Job(config.path)
+    config.train = str(Path(config.train).expanduser().resolve())  # the detached job runs from the repository
     with start_lock():
         refuse_if_busy()
         if base is not None:
