@@ -359,14 +359,18 @@ def test_magpie_draws_requests_from_the_bundled_model_itself(tmp_path, proxy, se
         assert body["prompt"].startswith("<|im_start|>system\nSei un assistente che parla solo italiano.")
         assert body["prompt"].endswith("<|im_start|>user\n") and body["stop"] == ["<|im_end|>"]
     drawn = [r for r in journal(tmp_path / "run") if r["type"] == "reply" and r["step"] == "magpie"]
-    assert len(drawn) == 3 and all(r["data"]["istruzione"] and r["tokens"] > 0 for r in drawn)
-    assert all("<|im_end|>" not in r["data"]["istruzione"] for r in drawn)
+    assert len(drawn) == 3 and all(r["tokens"] > 0 for r in drawn)
+    # A request ends at the template's end of turn; one that ran to the token limit never ended, and is refused.
+    written = [r["data"]["istruzione"] for r in drawn if r["data"] is not None]
+    assert all(r["error"] == "truncated" for r in drawn if r["data"] is None)
+    assert all(text and "<|im_end|>" not in text for text in written)
     # Every item got a verdict from the same filters as any other method (the 135M model often writes English).
     verdicts = [r for r in journal(tmp_path / "run") if r["type"] == "verdict"]
     assert len(verdicts) == 3 and status.accepted + status.rejected == 3
     for verdict in verdicts:
         assert verdict["accepted"] or set(verdict["reasons"]) <= {"lingua_istruzione", "duplicato", "troppo_corta",
-                                                                   "compito_non_testuale", "lingua_mista"}  # fmt: skip
+                                                                   "compito_non_testuale", "lingua_mista",
+                                                                   "yaml_truncated"}  # fmt: skip
 
 
 def test_magpie_needs_a_server_that_takes_raw_text(tmp_path) -> None:

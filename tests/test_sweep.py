@@ -32,8 +32,10 @@ def _base(tmp_path: Path, **overrides) -> Path:
 
 
 def _sweep(tmp_path: Path, name: str, **overrides) -> sweep.SweepConfig:
-    values = {"name": name, "train": str(_base(tmp_path)), "trials": 2, "seed": 0,
+    values = {"name": name, "trials": 2, "seed": 0,
               "params": {"learning_rate": {"low": "1e-4", "high": 3e-3, "log": True}}, **overrides}  # fmt: skip
+    if "train" not in values:  # not setdefault: that would write the default base over the one given
+        values["train"] = str(_base(tmp_path))
     return sweep.SweepConfig.from_dict(values)
 
 
@@ -145,3 +147,18 @@ def test_stopping_a_sweep_stops_its_trial_which_resumes_when_it_starts_again(bun
     listed = subprocess.run([sys.executable, "-m", "pipeline", "sweep", "--list"], cwd=ROOT, capture_output=True,
                             text=True, check=True)  # fmt: skip
     assert "ferma-ricerca\tfermato\t0/1" in listed.stdout, listed.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["fidelity", "benchmark"])
+def test_the_fidelity_and_benchmark_objectives_score_a_trial(bundled_model, tmp_path, objective):
+    base = _base(tmp_path, max_steps=2, samples=1)
+    config = _sweep(tmp_path, f"obiettivo-{objective}", trials=1, train=str(base), objective=objective,
+                    fidelity_prompts=2, benchmark_limit=1)  # fmt: skip
+    assert sweep.run(config) == 0
+    [row] = sweep.trials(config.path)
+    assert row["state"] == "complete" and 0 <= row["value"] <= 1
+    if objective == "fidelity":  # a share of two held-out prompts, and its samples were reported at each evaluation
+        assert row["value"] in (0, 0.5, 1) and row["intermediate"]
+    else:  # acc_norm over one question per category
+        assert row["value"] * 10 == pytest.approx(round(row["value"] * 10))

@@ -161,4 +161,4 @@ def test_several_tasks_per_request_and_magpie_from_the_tab(page: Page, serve_tea
         assert any("prompt" in (r["body"] or {}) for r in proxy.requests)
     journal = (run / "journal.jsonl").read_text(encoding="utf-8")
     drawn = [json.loads(line) for line in journal.splitlines() if '"step": "magpie"' in line]
-    assert drawn and all(r["data"]["istruzione"] for r in drawn)
+    assert drawn and all((r["data"] or {}).get("istruzione") or r["error"] == "truncated" for r in drawn)
