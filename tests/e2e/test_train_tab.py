@@ -70,7 +70,10 @@ def test_a_sweep_started_from_the_tab_fills_its_trials_table(page: Page, bottega
     fill(page, "train-eval-steps", "2")
     fill(page, "train-samples-count", "0")
     page.get_by_text(IT["sweep_title"]).click()
+    name = page.locator("#sweep-name input, #sweep-name textarea").first
+    expect(name).to_be_visible()  # the accordion has opened: a fill before that is lost
     fill(page, "sweep-name", "ricerca-browser")
+    expect(name).to_have_value("ricerca-browser")
     fill(page, "sweep-trials", "2")
     page.locator("#sweep-start").click()
     table = page.locator("#sweep-trials-table")
