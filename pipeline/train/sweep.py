@@ -211,18 +211,17 @@ def trial_config(config: SweepConfig, base: TrainConfig, trial: Any, resume: boo
     return TrainConfig.from_dict(values)
 
 
-def _study(config: SweepConfig, create: bool = True) -> Any:
+def _study(config: SweepConfig) -> Any:
+    """The sweep's Optuna study, created or loaded from its SQLite storage."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{config.path / 'study.db'}"
     # The sampler's state is not stored: seeded by how many trials there are, a restarted sweep does not draw
     # the first trials' parameters again.
-    known = len(optuna.load_study(study_name=config.name, storage=storage).trials) if create and (
-        config.path / "study.db").is_file() else 0  # fmt: skip
+    stored = (config.path / "study.db").is_file()
+    known = len(optuna.load_study(study_name=config.name, storage=storage).trials) if stored else 0
     sampler = optuna.samplers.TPESampler(seed=config.seed + known, n_startup_trials=min(4, config.trials))
-    if not create:
-        return optuna.load_study(study_name=config.name, storage=storage, sampler=sampler)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2) if config.prune else optuna.pruners.NopPruner()
     study = optuna.create_study(study_name=config.name, storage=storage, sampler=sampler, pruner=pruner,
                                 direction=config.direction, load_if_exists=True)  # fmt: skip
