@@ -57,7 +57,7 @@ def scripted_teacher():
         if "risposta: |" in prompt:
             return f"ragionamento: |\n  Parto dai fatti.\nrisposta: |\n  Ecco la risposta: {words}."
         if "adatto:" in prompt:  # backtranslation: the request a passage answers
-            return f"istruzione: |\n  Spiegami con parole semplici: {words}.\ninput: ''\nadatto: 5\n"
+            return f"adatto: 5\nistruzione: |\n  Spiegami con parole semplici: {words}.\ninput: ''\n"
         if many := re.search(r"Inventa (\d+) compiti", prompt):
             tasks = [" ".join(rng.sample(vocabulary, 12)) for _ in range(int(many.group(1)))]
             entries = "".join(f"  - istruzione: |\n      Spiega con parole semplici: {task}.\n    input: ''\n"
@@ -148,6 +148,86 @@ def local_per_minute(
         with FaultProxy(server.base_url) as proxy:
             per_minute(proxy, server.model, 1, 1, False, 0)  # warm-up: the first forward passes are slow
             return per_minute(proxy, server.model, concurrency, items, False, latency_ms, max_tokens)
+
+
+def reply_requests(per_kind: int) -> list[tuple[str, list[dict], object]]:
+    """(kind, messages, shape) for `per_kind` requests of each prompt a generation run sends, built from the seed set
+    and the bundled documents as a run builds them."""
+    from pipeline import dataset
+    from pipeline.generate import prompts
+    from pipeline.generate.passages import split_documents
+
+    seed = dataset.load(ROOT / "datasets_yaml" / "seed_it.yaml").examples
+    passages = split_documents([ROOT / "pipeline" / "data" / "documenti"])
+    rng = random.Random(0)
+    requests = []
+    for i in range(per_kind):
+        example = seed[i % len(seed)]
+        requests += [
+            ("task", prompts.self_instruct(prompts.pick_examples(seed, rng), i % 2 == 1), prompts.NEW_TASK),
+            ("evolve", prompts.evolve(example, rng.choice(list(prompts.EVOLUTIONS))), prompts.EVOLVED_TASK),
+            ("answer", prompts.answer(example, rng.choice(prompts.ORCA_SYSTEMS)), prompts.ANSWER),
+            ("judge", prompts.score_messages(example), prompts.SCORE),
+            ("instruction", prompts.backtranslate(passages[i % len(passages)].text), prompts.BACKTRANSLATION),
+        ]
+    return requests
+
+
+def parse_shares(per_kind: int, max_tokens: int, tmp: Path) -> dict[str, tuple[int, int, int]]:
+    """For each kind of reply, (requests, replies that parse with the required keys unconstrained, constrained): the
+    bundled model through Bottega's local server at concurrency 8, one attempt each (no re-ask), the same requests
+    both ways, greedy (as the local teacher decoded before it sampled)."""
+    import asyncio
+
+    from pipeline import models
+    from pipeline.serve import start_local_server
+    from pipeline.teacher import ReplyFormatError, Teacher, TeacherConfig
+
+    requests = reply_requests(per_kind)
+    found: dict[str, list[int]] = {}
+    log = tmp / "serve-parse.log"
+    with start_local_server(models.resolve(models.DEFAULT_MODEL), log, device="cpu", concurrency=8,
+                            context_tokens=max_tokens + PROMPT_TOKENS) as server:  # fmt: skip
+        for column, constrained in ((1, False), (2, True)):
+            config = TeacherConfig(preset="local", base_url=server.base_url, model=server.model, max_tokens=max_tokens,
+                                   max_concurrency=8, temperature=0, constrained=constrained)  # fmt: skip
+
+            async def one(teacher, kind, messages, shape):
+                try:
+                    await teacher.ask_yaml(messages, shape, max_reasks=0)
+                    return kind, True
+                except ReplyFormatError:
+                    return kind, False
+
+            async def run_all(config=config):
+                async with Teacher(config) as teacher:
+                    return await asyncio.gather(*(one(teacher, *r) for r in requests))
+
+            start = time.perf_counter()
+            for kind, parsed in asyncio.run(run_all()):
+                row = found.setdefault(kind, [0, 0, 0])
+                row[0] += column == 1
+                row[column] += parsed
+            print(f"  {'constrained' if constrained else 'unconstrained'}: {len(requests)} requests in "
+                  f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+    return {kind: tuple(row) for kind, row in found.items()}
+
+
+def local_config_per_minute(tmp: Path, teacher: dict, items: int, **overrides) -> tuple[float, int, int, dict]:
+    """`configs/generate/local.yaml` as a new user runs it (the embedded default as the teacher, its own local
+    server), with `teacher` settings and other fields changed: accepted per minute, accepted, tried, and the
+    rejection reasons. Server start-up is timed too: it is part of what the user waits for."""
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "configs" / "generate" / "local.yaml").read_text())
+    raw["teacher"].update(teacher)
+    raw.update(output=str(tmp / "local.yaml"), run_dir=str(tmp / "run"), max_items=items, count=items, **overrides)
+    raw["seed_dataset"] = str(ROOT / raw["seed_dataset"])
+    config = GenerationConfig.from_dict(raw)
+    start = time.perf_counter()
+    status = generate(config)
+    minutes = (time.perf_counter() - start) / 60
+    return status.accepted / minutes, status.accepted, status.accepted + status.rejected, dict(status.reasons)
 
 
 def main() -> None:

@@ -46,11 +46,13 @@ from pipeline.i18n import Message, t
 from pipeline.jobs import Job, active_jobs
 from pipeline.models import REPETITION_PENALTY
 from pipeline.paths import bottega_home, named_or_path
+from pipeline.structured import Choice, Shape, Text
 from pipeline.teacher import TeacherConfig
 
 SIDES = ("base", "finetuned")
 LM_EVAL_TASKS = ("arc_it", "hellaswag_it", "m_mmlu_it")
-JUDGE_KEYS = ["motivazione", "migliore"]
+# the judge's reply
+JUDGE = Shape((("motivazione", Text(max_lines=2, max_chars=250)), ("migliore", Choice(("A", "B", "pari")))))
 
 
 def table_headers() -> list[str]:
@@ -588,7 +590,7 @@ def judge_pairs(
     async def ask(teacher: Teacher, prompt: list[dict], a: str, b: str, sides: dict[str, str]) -> tuple:
         """(winner or None if unreadable, reason, tokens)."""
         try:
-            reply = await teacher.ask_yaml(judge_messages(prompt, a, b), JUDGE_KEYS)
+            reply = await teacher.ask_yaml(judge_messages(prompt, a, b), JUDGE)
         except ReplyFormatError as e:
             return None, f"risposta illeggibile: {e.message}", e.tokens
         verdict = parse_verdict(reply.data["migliore"])

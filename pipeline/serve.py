@@ -10,11 +10,15 @@ What `transformers serve` 5.23 needs, learned the hard way:
   HTTP server starts, so `GET /health` answering 200 means the model is ready;
 - requests must name the model exactly as it was passed (the folder path as a string), or omit it: any other name
   gets HTTP 400 "Server is pinned to ...";
-- unknown request fields get HTTP 422; `usage` is returned for non-streaming chat completions;
+- unknown request fields get HTTP 422 (Bottega's server takes `structured_outputs` out first,
+  pipeline/local_server.py); `response_format` is ignored with a warning; continuous batching ignores `stop`;
+  `usage` is returned for non-streaming chat completions;
 - without `--continuous-batching`, generation is sequential (one request at a time on one inference thread), so
   concurrent requests queue up; with it, requests share each forward pass over a paged KV cache, which the server
   sizes to 60% of the machine's RAM on CPU (14 GiB here) and 90% of the GPU's free memory unless `--cb-num-blocks`
-  says otherwise (blocks of 256 tokens); its sampling settings (temperature, top_p) are the first request's, for
+  says otherwise (blocks of 256 tokens); it samples only if the model's generation config says `do_sample`, whatever
+  the request's temperature (Bottega's server samples when the temperature is above 0); its sampling settings
+  (temperature, top_p) are the first request's, for
   every later one (only max_tokens and the stop tokens are per request): a run sends one temperature, and the local
   preset starts a server per run;
 - continuous batching also keeps the blocks of finished requests and reuses them for a later prompt that starts
@@ -118,8 +122,9 @@ def start_local_server(
 
     `device` is what `--device` takes: "auto" (a GPU when there is one), "cpu", "cuda:0". The server batches up to
     `concurrency` requests of up to `context_tokens` each (continuous batching; on a GPU, 1 means no batching, see
-    `batching_flags`); `batching=False` starts `transformers serve` as it comes, one request at a time (what the
-    benches compare against). `dtype` is what `--dtype` takes; empty picks `fast_dtype(device)`. The server logs to
+    `batching_flags`); `batching=False` starts `transformers serve` as it comes, one request at a time, without
+    Bottega's additions (constrained decoding, sampling): what the benches compare against. `dtype` is what `--dtype`
+    takes; empty picks `fast_dtype(device)`. The server logs to
     `log_path`, whose first line is the command; if it exits or does not answer within `timeout` seconds, the error
     carries that log.
     """
@@ -128,13 +133,17 @@ def start_local_server(
         raise ModelError(Message("model_no_config", path=model_dir))
     port = free_port()
     flags = batching_flags(device, concurrency, context_tokens) if batching else []
-    # On a CPU, batching goes through Bottega's per-request attention (pipeline/varlen_attention.py), which runs
-    # `transformers serve` itself; on a GPU the server picks flash-attn's variable-length kernel when installed.
-    entry = "pipeline.varlen_attention" if flags and not on_gpu(device) else "transformers.cli.transformers"
+    # Bottega's server process (pipeline/local_server.py) adds constrained decoding and sampling to `transformers
+    # serve`; on a CPU, batching also goes through its per-request attention (pipeline/varlen_attention.py); on a GPU
+    # the server picks flash-attn's variable-length kernel when installed. batching=False: `transformers serve` as is.
+    if not batching:
+        entry = ["transformers.cli.transformers"]
+    else:
+        entry = ["pipeline.local_server", *(["--varlen"] if flags and not on_gpu(device) else [])]
     command = [
         sys.executable,
         "-m",
-        entry,
+        *entry,
         "serve",
         str(model_dir),
         "--host",

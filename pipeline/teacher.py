@@ -4,7 +4,7 @@ the Hugging Face router, vLLM, Ollama ...).
     config = TeacherConfig(preset="openai", model="gpt-4o-mini", budget_cost=2.0,
                            price_per_1k_prompt=0.00015, price_per_1k_completion=0.0006)
     async with Teacher(config) as teacher:
-        row = (await teacher.ask_yaml(messages, required_keys=["istruzione", "risposta"])).data
+        row = (await teacher.ask_yaml(messages, ["istruzione", "risposta"])).data
     print(teacher.usage)
 
 What it adds to the `openai` SDK: bounded concurrency, retries with exponential backoff and full jitter (429, 5xx,
@@ -31,6 +31,7 @@ import yaml
 
 from pipeline.errors import Problems, UserError
 from pipeline.i18n import Message, t
+from pipeline.structured import Shape
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ class TeacherConfig:
     estimated before sending, from its length and the prompts measured so far)."""
     budget_cost: float | None = None
     """Stop the run before it would cost more than this; needs both prices."""
+    constrained: bool | None = None
+    """Ask the server to decode YAML replies under their shape (`structured_outputs`, constrained decoding), so that
+    every reply parses with the requested keys. Empty: on for the local preset, whose server supports it; set it for
+    a vLLM server (0.12 or later); other APIs refuse the field."""
 
     def __post_init__(self) -> None:
         if self.preset in PRESETS:
@@ -109,6 +114,11 @@ class TeacherConfig:
         if self.budget_cost is not None and None in (self.price_per_1k_prompt, self.price_per_1k_completion):
             problems.add("budget_cost", Message("teacher_budget_needs_prices"))
         problems.raise_any()
+
+    @property
+    def constrains(self) -> bool:
+        """Whether replies are decoded under their shape."""
+        return self.preset == "local" if self.constrained is None else self.constrained
 
     @property
     def priced(self) -> bool:
@@ -249,12 +259,14 @@ class Teacher:
         await self._client.close()
 
     async def chat(
-        self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None
-    ) -> Reply:
-        """One chat completion, retried on transient failures.
+        self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None,
+        regex: str | None = None,
+    ) -> Reply:  # fmt: skip
+        """One chat completion, retried on transient failures; `regex`: the server decodes under it
+        (`structured_outputs`).
 
         Raises BudgetExhausted (nothing was sent) or TeacherError (failed for good, after the retries)."""
-        return await self._complete(messages, max_tokens, temperature, None)
+        return await self._complete(messages, max_tokens, temperature, None, regex)
 
     async def complete(self, prompt: str, stop: list[str], max_tokens: int | None = None) -> Reply:
         """One raw text completion (`/v1/completions`: the prompt goes as it is, no chat template), with the same
@@ -262,7 +274,7 @@ class Teacher:
         return await self._complete([{"role": "user", "content": prompt}], max_tokens, None, (prompt, stop))
 
     async def _complete(self, messages: list[dict], max_tokens: int | None, temperature: float | None,
-                        raw: tuple[str, list[str]] | None) -> Reply:  # fmt: skip
+                        raw: tuple[str, list[str]] | None, regex: str | None = None) -> Reply:  # fmt: skip
         max_tokens = max_tokens or self.config.max_tokens
         temperature = self.config.temperature if temperature is None else temperature
         async with self._semaphore:
@@ -272,7 +284,7 @@ class Teacher:
             tokens, cost = self._reserve(math.ceil(estimate * self._prompt_scale), max_tokens)
             self.in_flight += 1
             try:
-                reply = await self._send(messages, max_tokens, temperature, raw)
+                reply = await self._send(messages, max_tokens, temperature, raw, regex)
             finally:
                 self.in_flight -= 1
                 self._reserved_tokens -= tokens
@@ -283,16 +295,19 @@ class Teacher:
         return reply
 
     async def ask_yaml(
-        self, messages: list[dict], required_keys: list[str], max_reasks: int = 2, max_tokens: int | None = None
+        self, messages: list[dict], shape: Shape | list[str], max_reasks: int = 2, max_tokens: int | None = None
     ) -> YamlReply:
-        """Ask for a YAML mapping with `required_keys`; on a broken reply, show the teacher the parser's complaint and
-        ask again, up to `max_reasks` times. Each broken reply is counted by kind in `usage.reply_failures`.
+        """Ask for a YAML mapping of `shape` (or just with these required keys); on a broken reply, show the teacher
+        the parser's complaint and ask again, up to `max_reasks` times. Each broken reply is counted by kind in
+        `usage.reply_failures`. Where the config `constrains`, the server decodes under the shape's regex.
         Raises the last ReplyFormatError when every attempt failed; its `tokens` and `cost` say what they used."""
+        required_keys = shape.keys if isinstance(shape, Shape) else list(shape)
         conversation = list(messages)
         tokens, cost = 0, 0.0
         max_tokens = max_tokens or self.config.max_tokens
+        regex = shape.regex(max_tokens) if isinstance(shape, Shape) and self.config.constrains else None
         for attempt in range(max_reasks + 1):
-            reply = await self.chat(conversation, max_tokens=max_tokens)
+            reply = await self.chat(conversation, max_tokens=max_tokens, regex=regex)
             tokens += reply.prompt_tokens + reply.completion_tokens
             cost += self._cost(reply.prompt_tokens, reply.completion_tokens)
             try:
@@ -355,14 +370,16 @@ class Teacher:
             u.cost += self._cost(reply.prompt_tokens, reply.completion_tokens)
 
     async def _send(self, messages: list[dict], max_tokens: int, temperature: float,
-                    raw: tuple[str, list[str]] | None = None) -> Reply:  # fmt: skip
+                    raw: tuple[str, list[str]] | None = None, regex: str | None = None) -> Reply:  # fmt: skip
         c = self.config
+        extra = {"structured_outputs": {"regex": regex}} if regex else None
         for attempt in range(c.max_retries + 1):
             try:
                 if raw is None:
                     completion = await self._client.chat.completions.create(
-                        model=c.model, messages=messages, max_tokens=max_tokens, temperature=temperature
-                    )
+                        model=c.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
+                        extra_body=extra,
+                    )  # fmt: skip
                 else:
                     completion = await self._client.completions.create(
                         model=c.model, prompt=raw[0], stop=raw[1], max_tokens=max_tokens, temperature=temperature

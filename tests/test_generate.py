@@ -311,7 +311,7 @@ def test_several_tasks_per_request_survive_a_kill_with_nothing_lost_duplicated_o
 
 
 def backtranslate_reply(text: str, fit: int) -> str:
-    return f"istruzione: |\n  {text}\ninput: ''\nadatto: {fit}\n"
+    return f"adatto: {fit}\nistruzione: |\n  {text}\ninput: ''\n"
 
 
 def test_backtranslation_keeps_the_human_text_as_the_answer_with_its_provenance(

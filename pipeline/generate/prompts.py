@@ -4,6 +4,7 @@
 import random
 
 from pipeline.dataset import Example
+from pipeline.structured import TEXT, Items, Shape, Text, score
 
 # ORCA-style system messages: each answer request carries one, and the dataset records it in `system`.
 ORCA_SYSTEMS = [
@@ -29,11 +30,26 @@ EVOLUTIONS = {
     "raro e originale.",
 }
 
-NEW_TASK_KEYS = ["istruzione"]
-NEW_TASKS_KEYS = ["compiti"]
-BACKTRANSLATE_KEYS = ["istruzione", "adatto"]
-ANSWER_KEYS = ["risposta"]
-JUDGE_KEYS = ["punteggio"]
+# The replies' shapes: the keys each prompt asks for, in order, and those a reply must have to be used. A server
+# that supports constrained decoding (Bottega's local one, vLLM) decodes under them (pipeline/structured.py). The
+# bounds keep a looping small model from spending the whole reply on one key; a task is short, reasoning brief.
+TASK = Text(max_lines=4, max_chars=400)
+TASK_INPUT = Text(optional=True, max_lines=8, max_chars=400)
+NEW_TASK = Shape((("idea", Text(max_lines=1, max_chars=300)), ("istruzione", TASK), ("input", TASK_INPUT)),
+                 required=("istruzione",))  # fmt: skip
+EVOLVED_TASK = Shape((("analisi", Text(max_lines=1, max_chars=300)), ("istruzione", TASK), ("input", TASK_INPUT)),
+                     required=("istruzione",))  # fmt: skip
+BACKTRANSLATION = Shape((("adatto", score(1, 5)), ("istruzione", TASK), ("input", TASK_INPUT)),
+                        required=("adatto", "istruzione"))  # fmt: skip
+ANSWER = Shape((("ragionamento", Text(max_lines=4, max_chars=200)), ("risposta", TEXT)), required=("risposta",))
+SCORE = Shape((("motivazione", Text(max_lines=2, max_chars=250)), ("punteggio", score(1, 10))),
+              required=("punteggio",))  # fmt: skip
+
+
+def new_tasks(count: int) -> Shape:
+    """The shape of a reply with `count` tasks (`self_instruct_many`)."""
+    return Shape((("compiti", Items(count, (("istruzione", TASK), ("input", TASK_INPUT)))),))
+
 
 YAML_RULES = "Rispondi solo con un oggetto YAML con queste chiavi, in quest'ordine, usando blocchi `|` per il testo:"
 
@@ -126,10 +142,10 @@ def backtranslate(passage: str, heading: str = "") -> list[dict]:
             "content": f"{context}TESTO:\n{passage}\n\n"
             "Scrivi la richiesta, in italiano naturale, che una persona farebbe a un assistente e per cui questo "
             "testo sarebbe una risposta completa e adatta, così com'è. La richiesta non deve citare «il testo». "
-            "Se serve, aggiungi un input (dei dati su cui lavorare); altrimenti lascialo vuoto. Poi dai un voto "
-            "da 1 a 5 a quanto il testo funziona come risposta a sé stante (5: perfetta; 1: frammento senza senso "
-            f"da solo, indice, elenco di link, testo che rimanda ad altro).\n\n{YAML_RULES}\n"
-            "istruzione: |\n  la richiesta\ninput: |\n  l'input, oppure niente\nadatto: un numero intero da 1 a 5",
+            "Se serve, aggiungi un input (dei dati su cui lavorare); altrimenti lascialo vuoto. Prima però dai un "
+            "voto da 1 a 5 a quanto il testo funziona come risposta a sé stante (5: perfetta; 1: frammento senza "
+            f"senso da solo, indice, elenco di link, testo che rimanda ad altro).\n\n{YAML_RULES}\n"
+            "adatto: un numero intero da 1 a 5\nistruzione: |\n  la richiesta\ninput: |\n  l'input, oppure niente",
         },
     ]
 

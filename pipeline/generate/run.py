@@ -35,6 +35,7 @@ from pipeline.generate.filters import FilterConfig
 from pipeline.i18n import Message
 from pipeline.jobs import Job
 from pipeline.paths import bottega_home, name_problem
+from pipeline.structured import Shape
 from pipeline.teacher import TeacherConfig
 
 METHODS = ("self_instruct", "evol_instruct", "orca", "backtranslation", "magpie")
@@ -302,7 +303,7 @@ class Run:
         self.journal.append({"type": "plan", "item": item, "plan": plan})
         return plan
 
-    async def ask(self, item: int, step: str, messages: list[dict], keys: list[str],
+    async def ask(self, item: int, step: str, messages: list[dict], shape: Shape,
                   members: list[int] | None = None) -> dict:  # fmt: skip
         """A teacher reply for one step of one item; a reply already in the journal is reused, never re-asked, and
         one in flight is awaited, not asked twice. `members`: the items a shared reply serves (several tasks per
@@ -313,13 +314,13 @@ class Run:
         done = self.journal.replies.get(key)
         if done is None:
             if key not in self._asking:
-                self._asking[key] = asyncio.ensure_future(self._request(item, step, messages, keys, members))
+                self._asking[key] = asyncio.ensure_future(self._request(item, step, messages, shape, members))
             done = await self._asking[key]
         if done["data"] is None:
             raise _Rejected(f"yaml_{done['error']}")
         return done["data"]
 
-    async def _request(self, item: int, step: str, messages: list[dict], keys: list[str],
+    async def _request(self, item: int, step: str, messages: list[dict], shape: Shape | None,
                        members: list[int] | None, raw: tuple[str, list[str]] | None = None) -> dict:  # fmt: skip
         from pipeline.teacher import ReplyFormatError
 
@@ -337,7 +338,7 @@ class Run:
                     record.update(data={"istruzione": text}, tokens=tokens, cost=self.teacher.reply_cost(done))
                 self.journal.append(record)
                 return record
-            reply = await self.teacher.ask_yaml(messages, keys)
+            reply = await self.teacher.ask_yaml(messages, shape)
             record.update(data=reply.data, tokens=reply.tokens, cost=reply.cost)
         except ReplyFormatError as e:
             record.update(data=None, error=e.kind, tokens=e.tokens, cost=e.cost)
@@ -349,14 +350,14 @@ class Run:
         if self.config.tasks_per_request == 1:
             shown = [pool[i] for i in plan["examples"] if i in pool]
             task = await self.ask(item, "task", prompts.self_instruct(shown, plan["with_input"]),
-                                  prompts.NEW_TASK_KEYS)  # fmt: skip
+                                  prompts.NEW_TASK)  # fmt: skip
             return _text(task.get("istruzione")), _text(task.get("input")) or None
         shared = [r for (_, step), r in self.journal.replies.items() if step == "tasks" and item in r["members"]]
         members = shared[0]["members"] if shared else self.group(item)  # what was asked before a resume stands
         leader = self.plan(members[0])
         shown = [pool[i] for i in leader["examples"] if i in pool]
         messages = prompts.self_instruct_many(shown, leader["with_input"], len(members))
-        reply = await self.ask(members[0], "tasks", messages, prompts.NEW_TASKS_KEYS, members)
+        reply = await self.ask(members[0], "tasks", messages, prompts.new_tasks(len(members)), members)
         tasks = _tasks(reply.get("compiti"))
         slot = members.index(item)
         if slot >= len(tasks):  # the reply gave fewer tasks than asked (or an entry without an instruction)
@@ -379,7 +380,7 @@ class Run:
             meta.tags = [plan["topic"]]
         elif method == "evol_instruct":
             parent = pool[plan["parent"]]
-            task = await self.ask(item, "evolve", prompts.evolve(parent, plan["operation"]), prompts.NEW_TASK_KEYS)
+            task = await self.ask(item, "evolve", prompts.evolve(parent, plan["operation"]), prompts.EVOLVED_TASK)
             instruction, input_ = _text(task.get("istruzione")), _text(task.get("input")) or None
             meta.parent_id = parent.id
             meta.evolution_depth = (parent.meta.evolution_depth or 0) + 1
@@ -394,7 +395,7 @@ class Run:
         if method == "evol_instruct" and _same_task(instruction, pool[plan["parent"]].instruction):
             reasons.append("nessun_guadagno")
         if not reasons:
-            answer = await self.ask(item, "answer", prompts.answer(candidate, plan["system"]), prompts.ANSWER_KEYS)
+            answer = await self.ask(item, "answer", prompts.answer(candidate, plan["system"]), prompts.ANSWER)
             candidate.output = _text(answer.get("risposta"))
             candidate.system = plan["system"]
         return candidate, reasons
@@ -411,9 +412,9 @@ class Run:
                 folder = models.resolve(self.config.local_model)
                 self._template, _ = models.load_tokenizer(folder, self.config.local_model, require_template=True)
             prefix, end = prompts.magpie_prefix(self._template, plan["topic"])
-            stop = [end]
             if key not in self._asking:
-                self._asking[key] = asyncio.ensure_future(self._request(item, "magpie", [], [], None, (prefix, stop)))
+                asking = self._request(item, "magpie", [], None, None, (prefix, [end]))
+                self._asking[key] = asyncio.ensure_future(asking)
             done = await self._asking[key]
         if done["data"] is None:
             raise _Rejected(f"yaml_{done['error']}")
@@ -433,7 +434,7 @@ class Run:
         else:
             passage = self.passages[plan["passage"]]
         reply = await self.ask(item, "instruction", prompts.backtranslate(passage.text, passage.heading),
-                               prompts.BACKTRANSLATE_KEYS)  # fmt: skip
+                               prompts.BACKTRANSLATION)  # fmt: skip
         meta.source = f"{passage.source}:{passage.start}-{passage.end}"
         meta.license = self.config.license or None
         candidate = Example(id=f"gen-{item:05d}", instruction=_text(reply.get("istruzione")), output=passage.text,
@@ -465,7 +466,7 @@ class Run:
         if not reasons:
             reasons = filters.check(candidate.instruction, candidate.input, candidate.output, self.config.filters)
         if not reasons and self.config.judge:
-            verdict = await self.ask(item, "judge", prompts.score_messages(candidate), prompts.JUDGE_KEYS)
+            verdict = await self.ask(item, "judge", prompts.score_messages(candidate), prompts.SCORE)
             candidate.meta.judge_score = _score(verdict.get("punteggio"))
             if candidate.meta.judge_score is None or candidate.meta.judge_score < self.config.judge_threshold:
                 reasons.append("giudice")
