@@ -11,14 +11,17 @@ score, "A"/"B"/"pari"); a list is a fixed number of mappings. Nothing comes befo
 fence) and nothing after it.
 
 The regex uses only what Python's `re`, Rust's `regex` (llguidance) and xgrammar all read the same way: literals,
-classes, groups, alternation, `*`, `+`, `?` and `{n}`.
+classes with `\\xHH` and `\\uHHHH` escapes, groups, alternation, `*`, `+`, `?`, `{n}` and `{m,n}`.
 """
 
 import re
 from dataclasses import dataclass, replace
 
-_CHAR = r"[^\x00-\x1f\x7f-\x9f]"  # anything on a line but control characters (YAML refuses most of them)
-_FIRST = r"[^\x00-\x20\x7f-\x9f]"  # a block's first character sets its indentation: not a space
+# Anything on a line but control characters (YAML refuses most of them), the line and paragraph separators (YAML
+# breaks lines there), the byte-order mark and the non-characters.
+_NOT_TEXT = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff"
+_CHAR = f"[^{_NOT_TEXT}]"
+_FIRST = f"[^ {_NOT_TEXT}]"  # a block's first character sets its indentation: not a space
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ def _block(indent: int, text: Text) -> str:
     rest = "*" if text.max_chars is None else f"{{0,{text.max_chars - 1}}}"
     more = "*" if text.max_lines is None else f"{{0,{text.max_lines - 1}}}"
     line = f"{pad} *{_FIRST}{_CHAR}{rest}\\n"  # something besides spaces on every line: no runs of empty lines
-    return f"\\|\\n{pad}{_FIRST}{_CHAR}{rest}\\n(\\n?{line}){more}"
+    first = f"\\|\\n{pad}{_FIRST}{_CHAR}{rest}\\n"
+    return first if text.max_lines == 1 else f"{first}(\\n?{line}){more}"
 
 
 def _value(kind: "Text | Choice", indent: int) -> str:

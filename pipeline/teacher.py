@@ -487,13 +487,19 @@ _KEY_LINE = re.compile(r"^(\w[\w-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
 def parse_yaml_reply(text: str, required_keys: list[str] | tuple[str, ...] = ()) -> dict:
     """The YAML mapping in a teacher's reply, with its top-level strings stripped.
 
-    Takes the first ``` fenced block if there is one. When the YAML does not load or lacks keys, repairs what LLMs
+    Takes the whole reply if it is such a mapping (a ``` fence inside a text, such as code in an answer, stays text),
+    else the first ``` fenced block if there is one. When the YAML does not load or lacks keys, repairs what LLMs
     commonly break and tries again: tabs, text before the first key or after the last value, a missing `|` before an
     indented multi-line text, an unquoted `: ` inside a one-line value. Raises ReplyFormatError.
     """
     if not text or not text.strip():
         raise ReplyFormatError("empty", "la risposta è vuota")
     match = _FENCE.search(text)
+    if match:
+        try:
+            return _load_mapping(text, required_keys)
+        except ReplyFormatError:
+            pass
     candidate = match.group(1) if match else text
     try:
         return _load_mapping(candidate, required_keys)

@@ -2,9 +2,11 @@
 hardware computes it natively. Real `transformers serve` processes with the bundled model."""
 
 import asyncio
+import re
 from pathlib import Path
 
 import openai
+import pytest
 import torch
 
 from pipeline.serve import CPU_BATCH_TOKENS, batching_flags, fast_dtype, start_local_server
@@ -54,7 +56,7 @@ def test_a_batching_server_answers_concurrent_requests_in_a_bounded_cache(bundle
     log = tmp_path / "serve.log"
     with start_local_server(bundled_model, log, device="cpu", concurrency=4, context_tokens=1024) as server:
         started = log.read_text().splitlines()[0]
-        assert started.startswith("$ pipeline.varlen_attention serve ")  # per-request attention on a CPU
+        assert started.startswith("$ pipeline.local_server --varlen serve ")  # per-request attention on a CPU
         assert "--continuous-batching --cb-num-blocks 16" in started and "--dtype" in started
 
         async def ask_all() -> list:
@@ -79,3 +81,87 @@ def test_a_batching_server_answers_concurrent_requests_in_a_bounded_cache(bundle
         assert "CB: True" in log.read_text()  # the server's own word that the requests went through the batcher
         # The server's own default would reserve 60% of the machine's RAM for the cache (14 GiB on 24 GiB).
         assert _rss_mib(server.proc.pid) < 2048
+
+
+def _teacher_requests() -> list[tuple[list[dict], object]]:
+    """One request of each kind a generation run sends, built from the seed set as a run builds them."""
+    from pipeline import dataset
+    from pipeline.generate import prompts
+
+    seed = dataset.load(Path(__file__).resolve().parents[1] / "datasets_yaml" / "seed_it.yaml").examples
+    return [
+        (prompts.self_instruct(seed[:6], with_input=False), prompts.NEW_TASK),
+        (prompts.evolve(seed[1], "vincolo"), prompts.EVOLVED_TASK),
+        (prompts.answer(seed[2], prompts.ORCA_SYSTEMS[0]), prompts.ANSWER),
+        (prompts.score_messages(seed[3]), prompts.SCORE),
+        (prompts.backtranslate(seed[4].output), prompts.BACKTRANSLATION),
+        (prompts.self_instruct_many(seed[:6], with_input=True, count=2), prompts.new_tasks(2)),
+    ]
+
+
+@pytest.mark.slow
+def test_constrained_replies_from_the_bundled_model_parse_in_a_batch_shared_with_free_ones(bundled_model, tmp_path):
+    from pipeline.teacher import Teacher, TeacherConfig
+
+    with start_local_server(bundled_model, tmp_path / "serve.log", device="cpu", concurrency=8) as server:
+        config = TeacherConfig(preset="local", base_url=server.base_url, model=server.model, max_tokens=192,
+                               max_concurrency=8, temperature=0)  # fmt: skip
+        assert config.constrains  # the local preset's default
+
+        async def ask_all():
+            async with Teacher(config) as teacher:
+                free = teacher.chat([{"role": "user", "content": "Scrivi una frase sul mare."}], max_tokens=48)
+                shaped = [teacher.ask_yaml(messages, shape, max_reasks=0) for messages, shape in _teacher_requests()]
+                return teacher, await asyncio.gather(free, *shaped)
+
+        teacher, (free, *replies) = asyncio.run(ask_all())
+        # the same model unconstrained writes no valid reply of these shapes (0 of 40 in bench/generation.py)
+        assert teacher.usage.reply_failures == {} and teacher.usage.requests == 7
+        assert all(reply.data for reply in replies)
+        assert len(replies[-1].data["compiti"]) == 2  # a list of exactly the tasks asked for
+        assert replies[3].data["punteggio"] in range(1, 11) and replies[4].data["adatto"] in range(1, 6)
+        # the free request shared the batch and got no mask: it is not in any of the shapes
+        assert not free.text.lstrip().startswith(("idea:", "analisi:", "ragionamento:", "motivazione:", "adatto:"))
+
+        client = openai.OpenAI(base_url=server.base_url, api_key="locale")
+        messages, shape = _teacher_requests()[3]
+        constrained = {"structured_outputs": {"regex": shape.regex(192)}}
+        exact = client.chat.completions.create(model=server.model, messages=messages, max_tokens=192, temperature=0,
+                                               extra_body=constrained)  # fmt: skip
+        assert exact.choices[0].finish_reason == "stop"  # the regex ended, so the model could only end its turn
+        assert re.fullmatch(shape.regex(192), exact.choices[0].message.content)
+        for bad, says in (({"regex": "(("}, "structured_outputs.regex"), ({"json": {}}, "regex")):
+            with pytest.raises(openai.BadRequestError) as refused:
+                client.chat.completions.create(model=server.model, messages=messages, max_tokens=8,
+                                               extra_body={"structured_outputs": bad})  # fmt: skip
+            assert says in refused.value.response.json()["detail"]
+        assert client.chat.completions.create(model=server.model, messages=messages, max_tokens=4).choices
+
+
+@pytest.mark.slow
+def test_without_batching_the_server_still_constrains_and_samples_at_a_temperature(
+    bundled_model, tmp_path, monkeypatch
+):
+    from pipeline import serve
+
+    monkeypatch.setattr(serve, "on_gpu", lambda device: True)  # as on a GPU at concurrency 1: `generate`, no batching
+    log = tmp_path / "serve.log"
+    with start_local_server(bundled_model, log, device="cpu", dtype="bfloat16", concurrency=1) as server:
+        assert log.read_text().splitlines()[0].startswith("$ pipeline.local_server serve ")
+        assert "--continuous-batching" not in log.read_text().splitlines()[0]
+        client = openai.OpenAI(base_url=server.base_url, api_key="locale")
+        messages, shape = _teacher_requests()[3]
+        constrained = {"structured_outputs": {"regex": shape.regex(192)}}
+        reply = client.chat.completions.create(model=server.model, messages=messages, max_tokens=192, temperature=0,
+                                               extra_body=constrained)  # fmt: skip
+        assert re.fullmatch(shape.regex(192), reply.choices[0].message.content)
+        assert "CB: False" in log.read_text()
+
+        def texts(temperature: float, n: int) -> list[str]:
+            question = [{"role": "user", "content": "Racconta una storia breve."}]
+            return [client.chat.completions.create(model=server.model, messages=question, max_tokens=24,
+                                                   temperature=temperature).choices[0].message.content
+                    for _ in range(n)]  # fmt: skip
+
+        assert len(set(texts(0, 2))) == 1  # greedy
+        assert len(set(texts(1.0, 3))) > 1  # a temperature samples (transformers serve alone would stay greedy)
