@@ -2,6 +2,7 @@
 
     python bench/generation.py [--items 32] [--latency-ms 300] [--max-tokens 16] [--skip-plain] [--skip-dedup]
     python bench/generation.py --only-tasks [--tasks-per-request 10]   # prompt tokens per example, 1 vs 10 tasks
+    python bench/generation.py --only-small-teacher   # the bundled model as the teacher: parse rates, local.yaml
 
 Three teachers, side by side in one run, all behind the fault-injecting proxy that adds the latency:
 - scripted: the proxy answers every request at once with a good Italian reply (a remote API, where the network and
@@ -129,7 +130,7 @@ def prompt_tokens_per_example(proxy: FaultProxy, tasks_per_request: int, items: 
 # How the local server is started: `transformers serve` as it comes (the weights' float32, one request at a time),
 # the same in Bottega's dtype, or as the "local" preset starts it.
 SERVERS = {
-    "plain": {"batching": False, "dtype": "auto"},
+    "plain": {"batching": False, "dtype": "auto", "plain": True},
     "unbatched": {"batching": False},
     "bottega": {},
 }
@@ -230,6 +231,40 @@ def local_config_per_minute(tmp: Path, teacher: dict, items: int, **overrides) -
     return status.accepted / minutes, status.accepted, status.accepted + status.rejected, dict(status.reasons)
 
 
+def small_teacher(args, tmp: Path) -> None:
+    """The bundled 135M model as the teacher, through Bottega's local server on this CPU."""
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; the bundled model as the local teacher\n")
+    print(f"Replies that parse with the required keys, one attempt, {args.parse_requests} requests of each kind, "
+          f"256 tokens each:")  # fmt: skip
+    shares = parse_shares(args.parse_requests, 256, tmp)
+    total = [sum(row[i] for row in shares.values()) for i in range(3)]
+    for kind, (n, free, constrained) in {**shares, "all": tuple(total)}.items():
+        print(f"  {kind:<12} unconstrained {free / n:6.1%}   constrained {constrained / n:6.1%}   ({n} requests)")
+    print("  target: >= 95% constrained\n")
+
+    print(f"configs/generate/local.yaml on the embedded default, {args.config_items} candidates (server start-up "
+          f"included):")  # fmt: skip
+    # before: what the local teacher did until now (no constraint; the server decoded greedily whatever it was asked)
+    runs = {"before (unconstrained, greedy)": {"constrained": False, "temperature": 0},
+            "after (constrained, sampling)": {}}  # fmt: skip
+    for label, teacher in runs.items():
+        rate, accepted, tried, reasons = local_config_per_minute(tmp / label[:5], teacher, args.config_items)
+        print(f"  {label:<32} {rate:6.2f} accepted / min ({accepted} of {tried}; rejected: {reasons})")
+    print()
+
+    k = args.tasks_per_request
+    print(f"Self-Instruct on the local server, one task per request vs {k} (local.yaml, self_instruct only, "
+          f"{args.config_items * 2} candidates):")  # fmt: skip
+    per = {}
+    for n in (1, k):
+        mix = {"mix": {"self_instruct": 1.0}, "tasks_per_request": n}
+        rate, accepted, tried, reasons = local_config_per_minute(tmp / f"tasks{n}", {}, args.config_items * 2, **mix)
+        per[n] = rate
+        print(f"  {n:2d} per request: {rate:6.2f} accepted / min ({accepted} of {tried}; rejected: {reasons})")
+    if per[1]:
+        print(f"  accepted per minute, {k} vs 1 per request: {per[k] / per[1]:.1f}x (target >= 3x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=32)
@@ -245,7 +280,16 @@ def main() -> None:
     parser.add_argument("--tasks-per-request", type=int, default=10,
                         help="prompt tokens per example: 1 vs this many Self-Instruct tasks per request")  # fmt: skip
     parser.add_argument("--only-tasks", action="store_true", help="only the tasks-per-request comparison")
+    parser.add_argument("--only-small-teacher", action="store_true",
+                        help="only the bundled model as the teacher: parse rates, configs/generate/local.yaml before "
+                        "and after constrained decoding, 1 vs k tasks per request")  # fmt: skip
+    parser.add_argument("--parse-requests", type=int, default=8, help="requests of each kind for the parse rates")
+    parser.add_argument("--config-items", type=int, default=20, help="candidates per local.yaml run")
     args = parser.parse_args()
+    if args.only_small_teacher:
+        with tempfile.TemporaryDirectory() as tmp:
+            small_teacher(args, Path(tmp))
+        return
 
     from pipeline.serve import fast_dtype
 

@@ -117,14 +117,15 @@ def start_local_server(
     context_tokens: int = 4096,
     dtype: str = "",
     batching: bool = True,
+    plain: bool = False,
 ) -> LocalServer:
     """Start `transformers serve` on a free loopback port and return once the model is loaded and answering.
 
     `device` is what `--device` takes: "auto" (a GPU when there is one), "cpu", "cuda:0". The server batches up to
     `concurrency` requests of up to `context_tokens` each (continuous batching; on a GPU, 1 means no batching, see
-    `batching_flags`); `batching=False` starts `transformers serve` as it comes, one request at a time, without
-    Bottega's additions (constrained decoding, sampling): what the benches compare against. `dtype` is what `--dtype`
-    takes; empty picks `fast_dtype(device)`. The server logs to
+    `batching_flags`); `batching=False` serves one request at a time; `plain=True` starts `transformers serve` as it
+    comes, without Bottega's additions (constrained decoding, sampling, per-request attention): what the benches
+    compare against. `dtype` is what `--dtype` takes; empty picks `fast_dtype(device)`. The server logs to
     `log_path`, whose first line is the command; if it exits or does not answer within `timeout` seconds, the error
     carries that log.
     """
@@ -135,8 +136,8 @@ def start_local_server(
     flags = batching_flags(device, concurrency, context_tokens) if batching else []
     # Bottega's server process (pipeline/local_server.py) adds constrained decoding and sampling to `transformers
     # serve`; on a CPU, batching also goes through its per-request attention (pipeline/varlen_attention.py); on a GPU
-    # the server picks flash-attn's variable-length kernel when installed. batching=False: `transformers serve` as is.
-    if not batching:
+    # the server picks flash-attn's variable-length kernel when installed. plain=True: `transformers serve` as is.
+    if plain:
         entry = ["transformers.cli.transformers"]
     else:
         entry = ["pipeline.local_server", *(["--varlen"] if flags and not on_gpu(device) else [])]

@@ -234,6 +234,9 @@ def test_a_non_text_task_answered_with_a_refusal_is_allowed_with_refusals():
         ("Scrivi una poesia sul mare.", "Onde grigie battono la riva.\nistruzione: scrivi un haiku\noutput: foglie"),
         ("Scrivi una poesia sul mare.", "ragionamento: |\n  parto dal colore\nrisposta: |\n  Onde grigie sulla riva."),
         ("COMPITO:\nScrivi una poesia sul mare d'inverno, in rima.", "Onde grigie battono la riva deserta."),
+        # a small teacher copying the reply format's placeholder back instead of writing its own text
+        ("Scrivi una poesia sul mare.", "La risposta completa per l'utente, che segue il messaggio di sistema."),
+        ("L'input, oppure niente: scrivi una poesia sul mare.", "Onde grigie battono la riva deserta."),
     ],
 )
 def test_template_leaks_are_rejected(instruction, output):

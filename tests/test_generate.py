@@ -198,13 +198,13 @@ def test_the_local_preset_serves_the_bundled_model_with_batching_then_stops_it(t
 
 
 @pytest.mark.slow
-def test_local_batching_false_serves_with_plain_transformers_serve(tmp_path, bundled_model) -> None:
+def test_local_batching_false_serves_one_request_at_a_time(tmp_path, bundled_model) -> None:
     status = generate(_local_config(tmp_path, items=1, concurrency=1, max_tokens=8, local_batching=False))
 
     assert status.accepted + status.rejected == 1 and status.tokens > 0
     started = (tmp_path / "run" / "serve.log").read_text().splitlines()[0]
-    # at concurrency 1 a CPU would get the paged cache too; turned off, it is `transformers serve` as it comes
-    assert started.startswith("$ transformers.cli.transformers serve ") and "--continuous-batching" not in started
+    # at concurrency 1 a CPU would get the paged cache too; turned off, Bottega's server runs without it
+    assert started.startswith("$ pipeline.local_server serve ") and "--continuous-batching" not in started
 
 
 def test_sigkill_mid_run_then_rerun_loses_nothing_duplicates_nothing_pays_nothing_twice(

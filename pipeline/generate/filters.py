@@ -27,7 +27,8 @@ dropped. The rules, and why they look where they look:
   answered with "non vedo nessuna foto".
 - Template leaks: evol-instruct's "#Prompt Riscritto#" / "rewritten prompt", Alpaca's "### Istruzione", an
   "Istruzione:" line, YAML keys of the reply format at line start, an output that opens with "Risposta:". Code
-  blocks are ignored, since YAML and headers are legitimate there; a quiz's "Risposta:" lines are kept.
+  blocks are ignored, since YAML and headers are legitimate there; a quiz's "Risposta:" lines are kept. A text that
+  copies back a placeholder of the reply format ("l'input, oppure niente") is a leak too.
 - Nothing to say: a field made only of punctuation and stop words.
 """
 
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.dataset import count_words
 from pipeline.errors import Problems
+from pipeline.generate.prompts import PLACEHOLDERS
 from pipeline.i18n import Message
 
 if TYPE_CHECKING:
@@ -262,7 +264,7 @@ def is_non_text_task(instruction: str) -> bool:
 
 def _leaks(text: str) -> bool:
     prose = _strip_code(text)
-    return bool(_LEAK.search(prose) or _YAML_KEY.search(prose))
+    return bool(_LEAK.search(prose) or _YAML_KEY.search(prose) or _PLACEHOLDER.search(prose))
 
 
 def _content_words(text: str) -> list[str]:
@@ -370,6 +372,7 @@ _YAML_KEY = re.compile(
     r"|^[ \t]*(?:COMPITO|METODO):",
     re.M,
 )
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS), re.I)
 _LEADING_LABEL = re.compile(r"\s*(?:\*\*)?(?:risposta|output|answer|response)(?:\*\*)?\s*:", re.I)
 
 # Articles, prepositions (simple and articulated), pronouns, conjunctions, auxiliaries and filler words: a field

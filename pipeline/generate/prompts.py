@@ -51,6 +51,17 @@ def new_tasks(count: int) -> Shape:
     return Shape((("compiti", Items(count, (("istruzione", TASK), ("input", TASK_INPUT)))),))
 
 
+# The placeholders the prompts' reply formats put where the text goes: a reply that copies one back instead of
+# writing its own text is a template leak (small teachers do it often; `filters` rejects it).
+PLACEHOLDERS = (
+    "perché il compito è utile e diverso dagli esempi",
+    "l'input, oppure niente",
+    "che cosa cambi e perché, in una frase",
+    "i passaggi che segui, in breve",
+    "la risposta completa per l'utente, che segue il messaggio di sistema",
+    "un numero intero da 1 a",
+)
+
 YAML_RULES = "Rispondi solo con un oggetto YAML con queste chiavi, in quest'ordine, usando blocchi `|` per il testo:"
 
 

@@ -43,6 +43,7 @@ MAGPIE_TOKENS = 96
 """Magpie: the most tokens of a user's request the model may write."""
 MIN_FIT = 3
 """Backtranslation: the least score (1-5) the teacher may give a passage as an answer for it to be kept."""
+TOKENS_PER_TASK = 160  # what one task of a several-tasks reply may take (an instruction and an input, in YAML)
 PROMPT_TOKENS = 2048  # room for the longest prompt (a judge request quotes a whole answer) in the local server's cache
 STATUS_EVERY_S = 1.0  # status.json is also rewritten this often while the teacher works, not only after each item
 
@@ -84,7 +85,7 @@ class GenerationConfig:
     local_batching: bool = True
     """With the "local" preset, serve with continuous batching: the requests in flight share each forward pass
     instead of queueing, and on a CPU a re-ask reuses the cached prefix it repeats (see `bench/generation.py`).
-    false: plain `transformers serve`, one request at a time."""
+    false: one request at a time, without the paged cache."""
     run_dir: str | None = None
     """Where the journal lives (default: $BOTTEGA_HOME/runs/generate/<output name>, which must then be a plain name:
     letters, digits, '.', '_', '-')."""
@@ -338,7 +339,8 @@ class Run:
                     record.update(data={"istruzione": text}, tokens=tokens, cost=self.teacher.reply_cost(done))
                 self.journal.append(record)
                 return record
-            reply = await self.teacher.ask_yaml(messages, shape)
+            limit = reply_tokens(self.config, len(members or [0]))
+            reply = await self.teacher.ask_yaml(messages, shape, max_tokens=limit)
             record.update(data=reply.data, tokens=reply.tokens, cost=reply.cost)
         except ReplyFormatError as e:
             record.update(data=None, error=e.kind, tokens=e.tokens, cost=e.cost)
@@ -609,7 +611,7 @@ def generate(config: GenerationConfig, on_status: Callable[[Status], None] | Non
                 models.resolve(config.local_model),
                 job.dir / "serve.log",
                 concurrency=teacher_config.max_concurrency,
-                context_tokens=teacher_config.max_tokens + PROMPT_TOKENS,
+                context_tokens=reply_tokens(config, config.tasks_per_request) + PROMPT_TOKENS,
                 batching=config.local_batching,
             )
             teacher_config = dataclasses.replace(teacher_config, base_url=server.base_url, model=server.model)
@@ -665,6 +667,11 @@ def start(config: GenerationConfig, env: dict[str, str] | None = None) -> Path:
     first = dataclasses.asdict(Status(target=config.count))
     fields = {k: v for k, v in first.items() if k not in ("state", "message")}
     return job.launch(["generate", "--config", str(config_path)], env=env, **fields)
+
+
+def reply_tokens(config: GenerationConfig, tasks: int = 1) -> int:
+    """The token limit of a reply that carries `tasks` tasks: the teacher's `max_tokens`, or TOKENS_PER_TASK each."""
+    return max(config.teacher.max_tokens, TOKENS_PER_TASK * tasks if tasks > 1 else 0)
 
 
 def _text(value: Any) -> str:
