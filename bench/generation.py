@@ -214,10 +214,11 @@ def parse_shares(per_kind: int, max_tokens: int, tmp: Path) -> dict[str, tuple[i
     return {kind: tuple(row) for kind, row in found.items()}
 
 
-def local_config_per_minute(tmp: Path, teacher: dict, items: int, **overrides) -> tuple[float, int, int, dict]:
+def local_config_per_minute(tmp: Path, teacher: dict, items: int, **overrides) -> tuple[float, int, int, dict, float]:
     """`configs/generate/local.yaml` as a new user runs it (the embedded default as the teacher, its own local
     server), with `teacher` settings and other fields changed: accepted per minute, accepted, tried, and the
-    rejection reasons. Server start-up is timed too: it is part of what the user waits for."""
+    rejection reasons, and the minutes it took. Server start-up is timed too: it is part of what the user waits
+    for."""
     import yaml
 
     raw = yaml.safe_load((ROOT / "configs" / "generate" / "local.yaml").read_text())
@@ -228,7 +229,7 @@ def local_config_per_minute(tmp: Path, teacher: dict, items: int, **overrides) -
     start = time.perf_counter()
     status = generate(config)
     minutes = (time.perf_counter() - start) / 60
-    return status.accepted / minutes, status.accepted, status.accepted + status.rejected, dict(status.reasons)
+    return status.accepted / minutes, status.accepted, status.accepted + status.rejected, dict(status.reasons), minutes
 
 
 def small_teacher(args, tmp: Path) -> None:
@@ -248,8 +249,9 @@ def small_teacher(args, tmp: Path) -> None:
     runs = {"before (unconstrained, greedy)": {"constrained": False, "temperature": 0},
             "after (constrained, sampling)": {}}  # fmt: skip
     for label, teacher in runs.items():
-        rate, accepted, tried, reasons = local_config_per_minute(tmp / label[:5], teacher, args.config_items)
-        print(f"  {label:<32} {rate:6.2f} accepted / min ({accepted} of {tried}; rejected: {reasons})")
+        rate, accepted, tried, reasons, minutes = local_config_per_minute(tmp / label[:5], teacher, args.config_items)
+        print(f"  {label:<32} {rate:6.2f} accepted / min ({accepted} of {tried} in {minutes:.1f} min; "
+              f"rejected: {reasons})")  # fmt: skip
     print()
 
     k = args.tasks_per_request
@@ -258,11 +260,14 @@ def small_teacher(args, tmp: Path) -> None:
     per = {}
     for n in (1, k):
         mix = {"mix": {"self_instruct": 1.0}, "tasks_per_request": n}
-        rate, accepted, tried, reasons = local_config_per_minute(tmp / f"tasks{n}", {}, args.config_items * 2, **mix)
-        per[n] = rate
-        print(f"  {n:2d} per request: {rate:6.2f} accepted / min ({accepted} of {tried}; rejected: {reasons})")
-    if per[1]:
-        print(f"  accepted per minute, {k} vs 1 per request: {per[k] / per[1]:.1f}x (target >= 3x)")
+        rate, accepted, tried, reasons, minutes = local_config_per_minute(tmp / f"tasks{n}", {}, args.config_items * 2,
+                                                                          **mix)  # fmt: skip
+        per[n] = rate, tried / minutes
+        print(f"  {n:2d} per request: {rate:6.2f} accepted / min, {tried / minutes:5.1f} candidates / min ({accepted} "
+              f"of {tried} in {minutes:.1f} min; rejected: {reasons})")  # fmt: skip
+    if per[1][0]:
+        print(f"  {k} vs 1 per request: accepted per minute {per[k][0] / per[1][0]:.1f}x (target >= 3x), candidates "
+              f"per minute {per[k][1] / per[1][1]:.1f}x")  # fmt: skip
 
 
 def main() -> None:

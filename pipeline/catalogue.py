@@ -34,6 +34,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "gen_max_tokens": ("Token massimi per risposta", "Max tokens per reply"),
     "gen_temperature": ("Temperatura", "Temperature"),
+    "gen_constrained": ("Decodifica vincolata", "Constrained decoding"),
+    "gen_constrained_info": (
+        "il server genera solo risposte YAML con le chiavi richieste: automatica per il teacher locale; vLLM "
+        "(0.12 o successivo) la supporta; le API come OpenAI rifiutano la richiesta",
+        "the server writes only YAML replies with the requested keys: automatic for the local teacher; vLLM (0.12 or "
+        "later) supports it; APIs such as OpenAI refuse the request",
+    ),
+    "gen_constrained_auto": ("automatica", "automatic"),
+    "gen_constrained_on": ("sì", "on"),
+    "gen_constrained_off": ("no", "off"),
     "gen_budget": ("Budget di token (0: nessun limite)", "Token budget (0: no limit)"),
     "gen_price_in": ("Prezzo per 1000 token di prompt", "Price per 1000 prompt tokens"),
     "gen_price_out": ("Prezzo per 1000 token generati", "Price per 1000 generated tokens"),

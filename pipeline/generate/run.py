@@ -559,7 +559,11 @@ class Run:
         self.refresh_status()
         max_items = self.max_items
         pending = iter(i for i in range(max_items) if i not in self.journal.verdicts)
-        workers = max(1, self.config.teacher.max_concurrency)
+        # Items in flight: as many as the teacher takes requests at once; with several tasks per request, that many
+        # groups, so that the shared task requests run side by side instead of one group's members waiting on one.
+        # Requests in flight stay bounded by the teacher's own `max_concurrency`.
+        groups = self.config.tasks_per_request if self.config.mix.get("self_instruct") else 1
+        workers = max(1, self.config.teacher.max_concurrency) * groups
 
         async def worker() -> None:
             for item in pending:

@@ -20,10 +20,11 @@ from pipeline.space import Access
 from pipeline.teacher import PRESETS, TeacherConfig, key_status
 from pipeline.ui.common import gated, status_box, whole
 
+CONSTRAINED = {"auto": None, "on": True, "off": False}  # the form's choice -> the config's `constrained`
 
-def _teacher(
-    preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens, price_in, price_out, budget
-) -> dict:
+
+def _teacher(preset, model, base_url, key_env, concurrency, max_tokens, temperature, constrained, budget_tokens,
+             price_in, price_out, budget) -> dict:  # fmt: skip
     """The teacher section of the config, as the form holds it (the config loader checks it)."""
     return {
         "preset": preset,
@@ -33,6 +34,7 @@ def _teacher(
         "max_concurrency": whole(concurrency),
         "max_tokens": whole(max_tokens),
         "temperature": temperature,
+        "constrained": CONSTRAINED.get(constrained),
         "budget_tokens": whole(budget_tokens) or None,
         "price_per_1k_prompt": price_in or None,
         "price_per_1k_completion": price_out or None,
@@ -178,6 +180,9 @@ def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
                 )  # fmt: skip
                 max_tokens = gr.Number(512, precision=0, minimum=8, label=t("gen_max_tokens"), elem_id="gen-tokens")
                 temperature = gr.Slider(0, 2, value=0.7, step=0.05, label=t("gen_temperature"))
+            constrained = gr.Radio([(t(f"gen_constrained_{choice}"), choice) for choice in CONSTRAINED], value="auto",
+                                   label=t("gen_constrained"), info=t("gen_constrained_info"),
+                                   elem_id="gen-constrained")  # fmt: skip
             with gr.Row():
                 budget_tokens = gr.Number(0, precision=0, minimum=0, label=t("gen_budget"))
                 price_in = gr.Number(0, minimum=0, label=t("gen_price_in"))
@@ -228,7 +233,7 @@ def render(demo: gr.Blocks) -> tuple[gr.Button, gr.Textbox]:
             headers=_latest_columns(), label=t("gen_latest"), interactive=False, wrap=True, elem_id="gen-latest"
         )
 
-    teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, budget_tokens]
+    teacher = [preset, model, base_url, key_env, concurrency, max_tokens, temperature, constrained, budget_tokens]
     teacher += [price_in, price_out, budget_cost]
     values = [name, local_model, count, self_instruct, evol, orca, backtranslation, magpie, documents, license, depth]
     values += [seed]
