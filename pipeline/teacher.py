@@ -60,7 +60,8 @@ class TeacherConfig:
     max_concurrency: int = 4
     """Requests in flight at once."""
     timeout_s: float = 120.0
-    """Seconds to wait for one reply before giving up on that attempt."""
+    """Seconds to wait for one reply of `max_tokens` before giving up on that attempt; a request allowed more tokens
+    (a reply with several tasks) waits proportionally longer."""
     max_retries: int = 4
     """Retries after the first attempt, for 429, 5xx, timeouts and connection errors."""
     backoff_s: float = 1.0
@@ -373,25 +374,31 @@ class Teacher:
                     raw: tuple[str, list[str]] | None = None, regex: str | None = None) -> Reply:  # fmt: skip
         c = self.config
         extra = {"structured_outputs": {"regex": regex}} if regex else None
+        timeout = c.timeout_s * max(1.0, max_tokens / c.max_tokens)
         for attempt in range(c.max_retries + 1):
             try:
                 if raw is None:
                     completion = await self._client.chat.completions.create(
                         model=c.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
-                        extra_body=extra,
+                        extra_body=extra, timeout=timeout,
                     )  # fmt: skip
                 else:
                     completion = await self._client.completions.create(
-                        model=c.model, prompt=raw[0], stop=raw[1], max_tokens=max_tokens, temperature=temperature
+                        model=c.model,
+                        prompt=raw[0],
+                        stop=raw[1],
+                        max_tokens=max_tokens,
+                        temperature=temperature,
+                        timeout=timeout,
                     )
                 if not completion.choices:
                     raise ValueError("nessuna scelta nella risposta")
             except Exception as e:
                 cause, status, retry_after = self._classify(e)  # re-raises what is not a server's fault
                 if status is not None and not _retryable(status):
-                    raise TeacherError(self._message(cause, status, e, attempt + 1), cause, status) from None
+                    raise TeacherError(self._message(cause, status, e, attempt + 1, timeout), cause, status) from None
                 if attempt == c.max_retries:
-                    raise TeacherError(self._message(cause, status, e, attempt + 1), cause, status) from None
+                    raise TeacherError(self._message(cause, status, e, attempt + 1, timeout), cause, status) from None
                 wait = retry_after if retry_after is not None else self._backoff(attempt)
                 self.usage.retries += 1
                 # The request keeps its concurrency slot while it waits: a struggling server gets fewer requests.
@@ -419,11 +426,11 @@ class Teacher:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)], so clients that failed together spread out."""
         return random.uniform(0, min(MAX_BACKOFF_S, self.config.backoff_s * 2**attempt))
 
-    def _message(self, cause: str, status: int | None, e: Exception, attempts: int) -> Message:
+    def _message(self, cause: str, status: int | None, e: Exception, attempts: int, timeout: float) -> Message:
         c = self.config
         tries = Message("teacher_after_one" if attempts == 1 else "teacher_after_many", attempts=attempts)
         if cause == "timeout":
-            return Message("teacher_timeout", timeout=c.timeout_s, tries=tries)
+            return Message("teacher_timeout", timeout=round(timeout), tries=tries)
         if cause == "connection":
             return Message("teacher_connection", url=c.base_url, tries=tries)
         if cause == "bad_response":

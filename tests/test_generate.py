@@ -258,6 +258,35 @@ def tasks_reply(texts: list[str]) -> str:
     return f"compiti:\n{entries}"
 
 
+def test_several_tasks_per_request_run_as_many_groups_at_once_as_the_teacher_takes_requests(tmp_path) -> None:
+    import re
+
+    answers = iter(ANSWERS * 2)
+
+    def respond(body: dict) -> str:
+        prompt = body["messages"][-1]["content"]
+        if many := re.search(r"Inventa (\d+) compiti", prompt):
+            return tasks_reply(TASKS[: int(many.group(1))])
+        return answer_reply(next(answers))
+
+    with FaultProxy("http://127.0.0.1:9/v1") as proxy:  # never forwards: a scripted teacher
+        proxy.responder, proxy.latency_ms = respond, 300
+        config = GenerationConfig.from_dict({
+            "output": str(tmp_path / "generato.yaml"), "count": 4, "max_items": 4, "mix": {"self_instruct": 1.0},
+            "tasks_per_request": 2, "run_dir": str(tmp_path / "run"),
+            "teacher": {"preset": "custom", "base_url": proxy.base_url, "model": "copione", "max_concurrency": 2,
+                        "max_tokens": 32},
+        })  # fmt: skip
+        status = generate(config)
+        asked = [r["body"]["messages"][-1]["content"] for r in proxy.requests]
+    assert status.accepted + status.rejected == 4
+    # both groups' task requests went first, side by side; requests in flight never passed the teacher's 2
+    assert all("Inventa 2 compiti" in a for a in asked[:2]) and sum("Inventa" in a for a in asked) == 2
+    assert proxy.max_in_flight == 2
+    # the reply with two tasks may take 160 tokens each, past the teacher's 32
+    assert [r["body"]["max_tokens"] for r in proxy.requests[:2]] == [320, 320]
+
+
 def test_several_tasks_per_request_survive_a_kill_with_nothing_lost_duplicated_or_paid_twice(
     tmp_path, proxy, serve_teacher
 ) -> None:

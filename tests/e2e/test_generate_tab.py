@@ -162,3 +162,29 @@ def test_several_tasks_per_request_and_magpie_from_the_tab(page: Page, serve_tea
     journal = (run / "journal.jsonl").read_text(encoding="utf-8")
     drawn = [json.loads(line) for line in journal.splitlines() if '"step": "magpie"' in line]
     assert drawn and all((r["data"] or {}).get("istruzione") or r["error"] == "truncated" for r in drawn)
+
+
+def test_constrained_decoding_chosen_in_the_tab_reaches_the_real_model(page: Page, serve_teacher, app_datasets: Path,
+                                                                        bottega_home: Path) -> None:  # fmt: skip
+    import json
+
+    with FaultProxy(serve_teacher.base_url) as proxy:  # no responder: the bundled model answers every request
+        page.get_by_role("tab", name=IT["tab_generate"]).click()
+        for slider, value in (("gen-self-instruct", "1"), ("gen-evol", "0"), ("gen-orca", "0"), ("gen-magpie", "0")):
+            fill(page, slider, value)
+        fill(page, "gen-tokens", "96")
+        # a custom server does not get constrained requests unless asked: Bottega's own server supports them
+        expect(page.locator("#gen-constrained").get_by_label(IT["gen_constrained_auto"])).to_be_checked()
+        page.locator("#gen-constrained").get_by_label(IT["gen_constrained_on"]).check()
+        start_run(page, proxy.base_url, serve_teacher.model, "e2e_vincolata", 2)
+        run = bottega_home / "runs" / "generate" / "e2e_vincolata"
+        deadline = time.monotonic() + 300
+        while Job(run).status().state not in ("finished", "failed"):
+            assert time.monotonic() < deadline, Job(run).status()
+            time.sleep(0.3)
+        bodies = [r["body"] for r in proxy.requests if "messages" in (r["body"] or {})]
+    assert bodies and all("regex" in body["structured_outputs"] for body in bodies)
+    replies = [json.loads(line) for line in (run / "journal.jsonl").read_text(encoding="utf-8").splitlines()]
+    replies = [r for r in replies if r.get("type") == "reply"]
+    assert replies and all(r["data"] is not None for r in replies)  # every reply parsed, at the first attempt
+    assert len(replies) == len(bodies)  # nothing was re-asked
