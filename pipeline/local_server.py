@@ -6,12 +6,13 @@ takes the arguments of `transformers serve`; `pipeline.serve.start_local_server`
 - **Constrained decoding**: a chat request may carry `structured_outputs: {"regex": ...}`, the field vLLM (0.12 and
   later) reads, and its reply then matches the regex token by token: every token the regex cannot continue with is
   masked before the model picks, and the end-of-turn token is allowed only once the regex is satisfied. The masks
-  come from llguidance (Rust; ~0.08 ms a token for Bottega's YAML shapes on this CPU, <1% of a decode step of the
-  135M model; xgrammar was ~0.006 ms a token but pulls in 1 GB of triton: `bench/grammar_backends.py`). With
-  continuous batching each request in a batch gets its own mask (a per-request logits processor); without it (a GPU
+  come from llguidance (Rust): 0.12 ms a token for Bottega's YAML shapes on this CPU, 0.3% of a 35 ms decode step of
+  the 135M model, and ~1 ms to compile a shape; xgrammar masks faster (0.004 ms) but takes 40-55 ms to compile each
+  shape and pulls in 1 GB of triton (`bench/grammar_backends.py`). With continuous batching each request in a batch
+  gets its own mask (a per-request logits processor whose state lives on the request's state); without it (a GPU
   serving one request at a time) a plain logits processor joins `generate`. A regex that does not compile is refused
   with HTTP 400 before anything is queued. On a GPU the server gives up CUDA graphs and asynchronous batching, whose
-  next batch is prepared before the previous tokens are known.
+  next batch is prepared before the previous tokens are known (not yet run on a GPU).
 - **Sampling when asked**: `transformers serve` samples only when the model's generation config says `do_sample`
   (SmolLM2's does not), so a request's temperature was ignored and the local teacher always decoded greedily. A
   temperature above 0 now samples. With continuous batching the sampling settings are the first request's, for
@@ -55,13 +56,14 @@ def _apply(scores, bitmasks) -> None:
     rows = [i for i, mask in enumerate(bitmasks) if mask is not None and i < scores.shape[0]]
     if not rows:
         return
-    words = torch.stack([bitmasks[i] for i in rows])  # [rows, vocab / 32], bit j of word w: token 32 w + j
-    bits = torch.arange(32, dtype=torch.int32)
+    # [rows, vocab / 32] on the scores' device (a GPU's too), bit j of word w: token 32 w + j
+    words = torch.stack([bitmasks[i] for i in rows]).to(scores.device)
+    bits = torch.arange(32, dtype=torch.int32, device=scores.device)
     allowed = ((words.unsqueeze(-1) >> bits) & 1).bool().view(len(rows), -1)
     vocab = scores.shape[1]
     if allowed.shape[1] < vocab:
         allowed = torch.nn.functional.pad(allowed, (0, vocab - allowed.shape[1]), value=False)
-    index = torch.tensor(rows)
+    index = torch.tensor(rows, device=scores.device)
     scores[index] = scores[index].masked_fill(~allowed[:, :vocab], float("-inf"))
 
 
@@ -108,15 +110,12 @@ def _cb_processor_class():
         ignored_kwargs = ()
 
         def __init__(self) -> None:
-            self.constraints: dict[str, tuple[object, _Constraint]] = {}
             self.bitmasks: list = []
 
         def fill_defaults(self, int32_tensor: torch.Tensor) -> None:
             int32_tensor.zero_()
 
         def prepare_tensor_args(self, requests_with_new_token) -> torch.Tensor:
-            from transformers.generation.continuous_batching.requests import RequestStatus
-
             self.bitmasks = []
             for future in requests_with_new_token:
                 state = future.state
@@ -124,12 +123,14 @@ def _cb_processor_class():
                 if regex is None:
                     self.bitmasks.append(None)
                     continue
-                if state.request_id not in self.constraints:
-                    self.constraints[state.request_id] = (state, _Constraint(regex))
-                self.bitmasks.append(self.constraints[state.request_id][1].mask(state.generated_tokens))
-            finished = [rid for rid, (s, _) in self.constraints.items() if s.status == RequestStatus.FINISHED]
-            for rid in finished:
-                del self.constraints[rid]
+                # The constraint lives on the request's state and goes with it. A request that the cache evicted
+                # comes back as a new state whose prompt holds what it had written: the reply so far is that part
+                # of the prompt plus what it writes now.
+                constraint = getattr(state, "_bottega_constraint", None)
+                if constraint is None:
+                    constraint = state._bottega_constraint = _Constraint(regex)
+                written = state.initial_tokens[state._true_initial_tokens :] if state._true_initial_tokens else []
+                self.bitmasks.append(constraint.mask(written + state.generated_tokens))
             return torch.zeros(len(requests_with_new_token), dtype=torch.int32)
 
         def __call__(self, scores: torch.Tensor, tensor_arg: torch.Tensor) -> torch.Tensor:

@@ -63,7 +63,8 @@ def _block(indent: int, text: Text) -> str:
     pad = " " * indent
     rest = "*" if text.max_chars is None else f"{{0,{text.max_chars - 1}}}"
     more = "*" if text.max_lines is None else f"{{0,{text.max_lines - 1}}}"
-    line = f"{pad} *{_FIRST}{_CHAR}{rest}\\n"  # something besides spaces on every line: no runs of empty lines
+    deeper = " *" if text.max_chars is None else " {0,8}"  # a bounded text cannot hide a loop in its indentation
+    line = f"{pad}{deeper}{_FIRST}{_CHAR}{rest}\\n"  # something besides spaces on every line: no empty-line runs
     first = f"\\|\\n{pad}{_FIRST}{_CHAR}{rest}\\n"
     return first if text.max_lines == 1 else f"{first}(\\n?{line}){more}"
 

@@ -320,7 +320,8 @@ class Teacher:
                     error = ReplyFormatError("truncated", f"la risposta si è interrotta al limite di token ({e})")
                 self.usage.reply_failures[error.kind] = self.usage.reply_failures.get(error.kind, 0) + 1
                 log.info("risposta YAML scartata (%s): %s", error.kind, error.message)
-                if attempt == max_reasks:
+                # under constraints only the token limit breaks a reply, and a re-ask would meet the same limit
+                if attempt == max_reasks or (regex and error.kind == "truncated"):
                     error.tokens, error.cost = tokens, cost if self.config.priced else None
                     raise error from None
             conversation = [
