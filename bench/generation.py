@@ -268,6 +268,11 @@ def small_teacher(args, tmp: Path) -> None:
     if per[1][0]:
         print(f"  {k} vs 1 per request: accepted per minute {per[k][0] / per[1][0]:.1f}x (target >= 3x), candidates "
               f"per minute {per[k][1] / per[1][1]:.1f}x")  # fmt: skip
+    # The bound for any k: with tasks for free, a candidate still costs its answer. ORCA answers the seed's tasks,
+    # so its candidates per minute are what Self-Instruct would reach if asking for tasks cost nothing.
+    _, _, tried, _, minutes = local_config_per_minute(tmp / "answers", {}, args.config_items * 2, mix={"orca": 1.0})
+    print(f"  answers alone (ORCA on the seed's tasks, no task requests): {tried / minutes:5.1f} candidates / min, "
+          f"{tried / minutes / per[1][1]:.1f}x one task per request: the most any k can give here")  # fmt: skip
 
 
 def main() -> None:

@@ -138,11 +138,12 @@ def test_the_budget_stops_the_run_cleanly_and_keeps_what_was_accepted(tmp_path, 
 def test_status_shows_the_teacher_at_work_before_the_first_verdict(tmp_path, proxy, serve_teacher) -> None:
     """A slow teacher (a CPU, long replies) can take minutes per item: meanwhile status.json says how many requests
     are out and how many replies came back, not just zeros."""
+    tasks, answers = iter(TASKS), iter(ANSWERS)
     proxy.responder = lambda body: (
-        answer_reply(ANSWERS[0]) if "risposta: |" in body["messages"][-1]["content"] else task_reply(TASKS[0])
+        answer_reply(next(answers)) if "risposta: |" in body["messages"][-1]["content"] else task_reply(next(tasks))
     )
     proxy.latency_ms = 3000
-    config = make_config(tmp_path, proxy, serve_teacher, count=1, max_items=2)
+    config = make_config(tmp_path, proxy, serve_teacher, count=2, max_items=2)
     config.teacher = dataclasses.replace(config.teacher, max_concurrency=2)
     done = []
     thread = threading.Thread(target=lambda: done.append(generate(config)))
@@ -162,7 +163,7 @@ def test_status_shows_the_teacher_at_work_before_the_first_verdict(tmp_path, pro
     assert seen is not None, "status.json never showed the two requests in flight"
     assert seen["state"] == "running" and seen["accepted"] + seen["rejected"] == 0 and seen["requests"] == 0
     final = done[0]
-    assert final.accepted == 1 and final.in_flight == 0
+    assert final.accepted == 2 and final.in_flight == 0
     assert final.requests == proxy.received == 4  # two items, a task and an answer each
     assert final.tokens == sum(r["tokens"] for r in journal(tmp_path / "run") if r["type"] == "reply")
 
@@ -256,6 +257,22 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_duplicates_nothing_pays_nothin
 def tasks_reply(texts: list[str]) -> str:
     entries = "".join(f"  - istruzione: |\n      {text}\n    input: ''\n" for text in texts)
     return f"compiti:\n{entries}"
+
+
+def test_no_item_starts_once_those_in_flight_could_reach_the_target(tmp_path) -> None:
+    with FaultProxy("http://127.0.0.1:9/v1") as proxy:  # never forwards: a scripted teacher, slow enough to overlap
+        proxy.latency_ms = 200
+        proxy.responder = lambda body: (
+            answer_reply(ANSWERS[0]) if "risposta: |" in body["messages"][-1]["content"] else task_reply(TASKS[0])
+        )
+        config = GenerationConfig.from_dict({
+            "output": str(tmp_path / "generato.yaml"), "count": 1, "max_items": 8, "mix": {"self_instruct": 1.0},
+            "run_dir": str(tmp_path / "run"),
+            "teacher": {"preset": "custom", "base_url": proxy.base_url, "model": "copione", "max_concurrency": 4},
+        })  # fmt: skip
+        status = generate(config)
+    # four workers, one example wanted: one item is tried, not four paid for and three thrown away
+    assert status.accepted == 1 and status.rejected == 0 and proxy.received == 2
 
 
 def test_several_tasks_per_request_run_as_many_groups_at_once_as_the_teacher_takes_requests(tmp_path) -> None:

@@ -24,7 +24,7 @@ SWEEP = ["ricerca", 4, "eval_loss", True, "learning_rate: {low: 1.0e-4, high: 1.
 # The Genera form: name, local model, count, mix (backtranslation and Magpie last), documents, licence, depth, seed,
 # judge, threshold, tasks per request, then the teacher's fields.
 GENERATE_FORM = ["generato", "smollm2-135m-instruct", 20.0, 0.4, 0.4, 0.2, 0.0, 0.0, None, "", 3, 0.0, False, 6, 1,
-                 "local", "", "", "", 4, 512.0, 0.7, 0.0, 0, 0, 0]  # fmt: skip
+                 "local", "", "", "", 4, 512.0, 0.7, "auto", 0.0, 0, 0, 0]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ again. The output dataset and the status file are derived from the journal and r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -565,11 +566,30 @@ class Run:
         groups = self.config.tasks_per_request if self.config.mix.get("self_instruct") else 1
         workers = max(1, self.config.teacher.max_concurrency) * groups
 
+        busy = 0  # items being decided
+        room = asyncio.Condition()
+
         async def worker() -> None:
+            nonlocal busy
             for item in pending:
-                if self.status.accepted >= self.config.count or self.stop_requested():
+                # An item starts only while the items already in flight could not reach the target alone: near the
+                # end, no request is paid for an item that would come too late (with several tasks per request, a
+                # whole new group's request).
+                while self.status.accepted + busy >= self.config.count:
+                    if self.status.accepted >= self.config.count or self.stop_requested():
+                        return
+                    async with room:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(room.wait(), STATUS_EVERY_S)
+                if self.stop_requested():
                     return
-                await self.decide(item)
+                busy += 1
+                try:
+                    await self.decide(item)
+                finally:
+                    busy -= 1
+                    async with room:
+                        room.notify_all()
 
         async def report() -> None:  # a slow teacher (a CPU, a long reply) can take minutes before the first verdict
             while True:
