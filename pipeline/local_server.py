@@ -28,24 +28,24 @@ log = logging.getLogger(__name__)
 
 KWARG = "bottega_regex"  # the per-request logits-processor argument that carries a request's regex
 _REGEX: contextvars.ContextVar[str | None] = contextvars.ContextVar("bottega_regex", default=None)
-_GRAMMAR = None  # the served model's llguidance tokenizer, built on the first constrained request
+_TOKENIZER = None  # the served model's llguidance tokenizer, built on the first constrained request
 
 
 def _lltokenizer(processor, vocab_size: int, eos: int | list[int] | None):
-    global _GRAMMAR
-    if _GRAMMAR is None:
+    global _TOKENIZER
+    if _TOKENIZER is None:
         import llguidance.hf
 
         tokenizer = getattr(processor, "tokenizer", processor)
-        _GRAMMAR = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size, eos_token=eos)
-    return _GRAMMAR
+        _TOKENIZER = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size, eos_token=eos)
+    return _TOKENIZER
 
 
 def _matcher(regex: str):
     """A fresh matcher of `regex` over the served model's tokens."""
     import llguidance
 
-    return llguidance.LLMatcher(_GRAMMAR, llguidance.LLMatcher.grammar_from_regex(regex))
+    return llguidance.LLMatcher(_TOKENIZER, llguidance.LLMatcher.grammar_from_regex(regex))
 
 
 def _apply(scores, bitmasks) -> None:
@@ -73,19 +73,16 @@ class _Constraint:
     def __init__(self, regex: str) -> None:
         import torch
 
-        self.regex = regex
         self.matcher = _matcher(regex)
         self.fed = 0
-        self.bitmask = torch.full((1, (_GRAMMAR.vocab_size + 31) // 32), -1, dtype=torch.int32)
+        self.bitmask = torch.full((1, (_TOKENIZER.vocab_size + 31) // 32), -1, dtype=torch.int32)
         self.broken = False
 
     def mask(self, generated: list[int]):
-        """The bitmask of tokens allowed after `generated`, or None once the request left the regex (it cannot under
-        the masks; it is logged and the request goes on unconstrained)."""
+        """The bitmask of tokens allowed after `generated` (the whole reply so far), or None once the request left
+        the regex (it cannot under the masks; it is logged and the request goes on unconstrained)."""
         import llguidance.torch as lt
 
-        if len(generated) < self.fed:  # the request restarted (re-prefilled): start over
-            self.matcher, self.fed = _matcher(self.regex), 0
         if self.broken:
             return None
         new = generated[self.fed :]

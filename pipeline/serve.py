@@ -18,9 +18,8 @@ What `transformers serve` 5.23 needs, learned the hard way:
   sizes to 60% of the machine's RAM on CPU (14 GiB here) and 90% of the GPU's free memory unless `--cb-num-blocks`
   says otherwise (blocks of 256 tokens); it samples only if the model's generation config says `do_sample`, whatever
   the request's temperature (Bottega's server samples when the temperature is above 0); its sampling settings
-  (temperature, top_p) are the first request's, for
-  every later one (only max_tokens and the stop tokens are per request): a run sends one temperature, and the local
-  preset starts a server per run;
+  (temperature, top_p) are the first request's, for every later one (only max_tokens and the end-of-sequence token
+  are per request): a run sends one temperature, and the local preset starts a server per run;
 - continuous batching also keeps the blocks of finished requests and reuses them for a later prompt that starts
   with the same tokens (whole 256-token blocks; a request that ends in its own prefill step registers none);
 - on a CPU, continuous batching's `sdpa` attends every request to every other's keys through one dense mask, so most

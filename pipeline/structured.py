@@ -51,7 +51,6 @@ class Items:
 
 
 TEXT = Text()
-OPTIONAL_TEXT = Text(optional=True)
 
 
 def score(low: int, high: int) -> Choice:

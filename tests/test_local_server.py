@@ -29,7 +29,7 @@ def tokenizer(bundled_model):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(bundled_model)
-    local_server._GRAMMAR = None
+    local_server._TOKENIZER = None
     local_server._lltokenizer(tokenizer, len(tokenizer), tokenizer.eos_token_id)
     return tokenizer
 
@@ -52,6 +52,7 @@ def test_each_row_gets_its_own_requests_mask_and_free_rows_none(tokenizer):
     rows = _masked(processor, futures, len(tokenizer))
     assert torch.isfinite(rows[0]).all()
     allowed = [set(torch.isfinite(row).nonzero().flatten().tolist()) for row in rows[1:]]
+    assert allowed[0] and allowed[1]
     assert all(tokenizer.decode([t]) and "punteggio".startswith(tokenizer.decode([t])) for t in allowed[0])
     assert all("motivazione".startswith(tokenizer.decode([t])) for t in allowed[1])
     assert tokenizer.eos_token_id not in allowed[0] | allowed[1]  # the regex is not satisfied yet
