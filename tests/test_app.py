@@ -58,8 +58,8 @@ def test_dataset_tab_imports_exports_and_counts(app_url: str, app_datasets: Path
     assert json.loads(lines[0])["instruction"].startswith("Quando si usa il congiuntivo")
 
     by_category, by_method, by_status, lengths = client.predict("seed_it.yaml", api_name="/dataset_stats")
-    assert {row[0]: row[1] for row in by_category["data"]}["cucina"] == 9
-    assert by_status["data"] == [["approved", 164]]
+    assert {row[0]: row[1] for row in by_category["data"]}["cucina"] == 18
+    assert by_status["data"] == [["approved", 327]]
 
 
 def test_hub_panels_check_names_and_explain_an_unreachable_hub(app_url: str) -> None:

@@ -68,9 +68,9 @@ def test_dataset_validate_passes_the_seed_set_and_lists_every_problem_of_a_bad_f
 def test_dataset_stats_counts_the_seed_set() -> None:
     done = run_cli("dataset", "stats", "datasets_yaml/seed_it.yaml")
     assert done.returncode == 0, done.stderr
-    assert "esempi: 164" in done.stdout
-    assert "approved 164" in done.stdout
-    assert "  cucina\t9" in done.stdout
+    assert "esempi: 327" in done.stdout
+    assert "approved 327" in done.stdout
+    assert "  cucina\t18" in done.stdout
 
 
 def test_dataset_stats_counts_tokens_with_the_bundled_tokenizer(bundled_model: Path) -> None:
@@ -101,7 +101,7 @@ def test_dataset_import_then_convert(tmp_path: Path) -> None:
     jsonl = tmp_path / "seed.jsonl"
     done = run_cli("dataset", "convert", "datasets_yaml/seed_it.yaml", "--to", "messages-jsonl", "--out", str(jsonl))
     assert done.returncode == 0, done.stderr
-    assert len(jsonl.read_text(encoding="utf-8").splitlines()) == 164
+    assert len(jsonl.read_text(encoding="utf-8").splitlines()) == 327
 
 
 class _Terminal(io.StringIO):

@@ -75,11 +75,11 @@ def test_push_dataset_uploads_yaml_parquet_and_a_valid_card(tmp_path):
 
     (tmp_path / "train.parquet").write_bytes(fake.files["data/train.parquet"])
     rows = datasets.Dataset.from_parquet(str(tmp_path / "train.parquet"))
-    assert len(rows) == 164 and rows[0]["messages"][-1]["role"] == "assistant"
+    assert len(rows) == 327 and rows[0]["messages"][-1]["role"] == "assistant"
 
     card = DatasetCard(fake.files["README.md"].decode("utf-8"))
     assert card.data.language == ["it"] and card.data.task_categories == ["text-generation"]
-    assert "esempi: 164" in card.text and 'load_dataset("utente/seed-it"' in card.text
+    assert "esempi: 327" in card.text and 'load_dataset("utente/seed-it"' in card.text
     # The token authenticates the calls but is in nothing uploaded.
     assert all(TOKEN.encode() not in content for content in fake.files.values())
 

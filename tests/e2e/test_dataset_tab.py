@@ -46,7 +46,7 @@ def test_edit_an_example_and_find_it_in_the_yaml_file(page: Page, app_datasets: 
     saved = wait_for_file(path, lambda d: d.find("it-cucina-003").output == new_output)
     assert saved.find("it-cucina-003").output == new_output
     assert "    Seconda riga, con l’apostrofo tipografico.\n" in path.read_text(encoding="utf-8")  # block scalar
-    assert len(saved.examples) == 164
+    assert len(saved.examples) == 327
 
 
 def test_a_save_over_a_newer_file_is_refused_in_the_page(page: Page, app_datasets: Path) -> None:
